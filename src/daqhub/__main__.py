@@ -1,0 +1,5 @@
+"""``python -m daqhub`` is the ``daqhub`` command."""
+
+from daqhub.cli.main import main
+
+main()

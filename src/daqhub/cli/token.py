@@ -1,0 +1,134 @@
+"""``daqhub token``: create, list and revoke the tokens every service accepts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from daqhub.cli.common import (
+    ConfigFile,
+    DatabaseUrl,
+    DataDir,
+    JsonFlag,
+    fail,
+    info,
+    open_database,
+    settings_from,
+)
+from daqhub.core.auth import SCOPES, AuthError, TokenStore, load_secret_key
+from daqhub.settings import Settings
+
+app = typer.Typer(help="API tokens (shared by every service).", no_args_is_help=True)
+
+
+def token_store(settings: Settings) -> TokenStore:
+    db = open_database(settings)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    return TokenStore(db, load_secret_key(settings.data_dir, secret))
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. dqm-emc")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help=f"Repeatable; one of {', '.join(SCOPES)} (default admin)"),
+    ] = None,
+    value: Annotated[
+        str | None,
+        typer.Option("--value", help="Import an existing secret instead of generating one"),
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Owner user name")] = None,
+    create_user: Annotated[
+        bool, typer.Option("--create-user", help="Create the owner if missing")
+    ] = False,
+    expires_days: Annotated[
+        float | None, typer.Option("--expires-days", help="Lifetime in days")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Create a token and print it (only the token, on stdout). It works at once."""
+    store = token_store(settings_from(data_dir, database_url, config))
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    try:
+        plain = store.create(
+            name,
+            scopes=scope or ["admin"],
+            value=value,
+            username=user,
+            create_user=create_user,
+            expires_at=expires,
+        )
+    except AuthError as exc:
+        fail(str(exc))
+    typer.echo(plain)
+
+
+@app.command("list")
+def list_tokens(
+    as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """List tokens (never their values)."""
+    store = token_store(settings_from(data_dir, database_url, config))
+    tokens = store.list()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": t.name,
+                        "scopes": t.scopes,
+                        "user": t.username,
+                        "created_at": t.created_at.isoformat(),
+                        "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+                        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                    }
+                    for t in tokens
+                ]
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "scopes", "user", "created", "last used", "state")
+    for t in tokens:
+        state = (
+            "revoked"
+            if t.revoked_at
+            else "expired"
+            if t.expires_at and t.expires_at < datetime.now(UTC)
+            else "active"
+        )
+        table.add_row(
+            t.name,
+            ",".join(t.scopes),
+            t.username or "",
+            t.created_at.strftime("%Y-%m-%d %H:%M"),
+            t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+            state,
+        )
+    Console().print(table)
+
+
+@app.command()
+def revoke(
+    name: Annotated[str, typer.Argument(help="Name of the token to revoke")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Revoke a token; every server process refuses it within seconds."""
+    store = token_store(settings_from(data_dir, database_url, config))
+    if not store.revoke(name):
+        fail(f"no active token named {name!r}")
+    info(f"token {name!r} revoked")

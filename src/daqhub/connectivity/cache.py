@@ -1,0 +1,154 @@
+"""A per-process cache of partitions that is never stale.
+
+Every lookup reads the partition's ``(id, epoch, rev)`` from the database (one indexed row, the
+same query that tells 404 from 200), then:
+
+* same ``(id, epoch, rev)`` as the cached snapshot: the snapshot is exact;
+* same ``id`` and ``epoch``, higher ``rev``: only entries with ``changed_rev`` above the cached
+  revision changed (publishes never remove entries), so they are read and merged;
+* otherwise (entries were removed, or the partition was re-created): the partition is reloaded.
+
+Snapshots are immutable; a refresh builds a new one and swaps the reference, so concurrent
+lookups in other threads never see a half-updated snapshot. See models.py for why reading the
+counters and the rows in separate statements is still safe under READ COMMITTED.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daqhub.connectivity.models import ConnEntry
+
+
+@dataclass(frozen=True, slots=True)
+class CachedEntry:
+    uid: str
+    uri: str
+    data_type: str
+    connection_type: int
+    capacity: int
+    seq: int
+    last_published: float
+    json: str
+    """The lookup result element, serialised once (key order and compactness as the original)."""
+
+
+def entry_json(uid: str, uri: str, connection_type: int, data_type: str, capacity: int) -> str:
+    return json.dumps(
+        {
+            "uid": uid,
+            "uri": uri,
+            "connection_type": connection_type,
+            "data_type": data_type,
+            "capacity": capacity,
+        },
+        separators=(",", ":"),
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    partition_id: int
+    epoch: int
+    rev: int
+    entries: dict[str, CachedEntry]
+    sorted_uids: list[str]
+    sorted_keys: list[bytes]
+    """UTF-8 uids in ascending byte order (the order RE2's match ranges use)."""
+
+    @property
+    def version(self) -> tuple[int, int, int]:
+        return (self.partition_id, self.epoch, self.rev)
+
+
+_COLUMNS = (
+    ConnEntry.uid,
+    ConnEntry.uri,
+    ConnEntry.data_type,
+    ConnEntry.connection_type,
+    ConnEntry.capacity,
+    ConnEntry.seq,
+    ConnEntry.last_published,
+)
+
+
+def _cached(rows: Iterable[tuple[str, str, str, int, int, int, float]]) -> dict[str, CachedEntry]:
+    return {
+        uid: CachedEntry(uid, uri, dt, ct, cap, seq, lp, entry_json(uid, uri, ct, dt, cap))
+        for uid, uri, dt, ct, cap, seq, lp in rows
+    }
+
+
+def _sorted(entries: dict[str, CachedEntry]) -> tuple[list[str], list[bytes]]:
+    keyed = sorted((uid.encode("utf-8", "surrogatepass"), uid) for uid in entries)
+    return [uid for _key, uid in keyed], [key for key, _uid in keyed]
+
+
+class PartitionCache:
+    def __init__(self, max_partitions: int = 10_000) -> None:
+        self._snapshots: dict[str, Snapshot] = {}
+        self._lock = threading.Lock()
+        self._max = max_partitions
+        self.full_loads = 0
+        self.incremental_loads = 0
+
+    def get(self, session: Session, name: str, partition_id: int, epoch: int, rev: int) -> Snapshot:
+        current = self._snapshots.get(name)
+        if current is not None and current.version == (partition_id, epoch, rev):
+            return current
+        if (
+            current is not None
+            and current.partition_id == partition_id
+            and current.epoch == epoch
+            and current.rev < rev
+        ):
+            snapshot = self._incremental(session, current, rev)
+        else:
+            snapshot = self._full(session, partition_id, epoch, rev)
+        with self._lock:
+            installed = self._snapshots.get(name)
+            if installed is None or installed.version < snapshot.version:
+                if len(self._snapshots) >= self._max and name not in self._snapshots:
+                    self._snapshots.pop(next(iter(self._snapshots)))
+                self._snapshots[name] = snapshot
+        return snapshot
+
+    def _full(self, session: Session, partition_id: int, epoch: int, rev: int) -> Snapshot:
+        self.full_loads += 1
+        rows = session.execute(
+            select(*_COLUMNS).where(ConnEntry.partition_id == partition_id)
+        ).all()
+        entries = _cached(rows)  # type: ignore[arg-type]
+        uids, keys = _sorted(entries)
+        return Snapshot(partition_id, epoch, rev, entries, uids, keys)
+
+    def _incremental(self, session: Session, current: Snapshot, rev: int) -> Snapshot:
+        self.incremental_loads += 1
+        rows = session.execute(
+            select(*_COLUMNS).where(
+                ConnEntry.partition_id == current.partition_id,
+                ConnEntry.changed_rev > current.rev,
+            )
+        ).all()
+        changed = _cached(rows)  # type: ignore[arg-type]
+        entries = dict(current.entries)
+        added = any(uid not in entries for uid in changed)
+        entries.update(changed)
+        if added:
+            uids, keys = _sorted(entries)
+        else:
+            uids, keys = current.sorted_uids, current.sorted_keys
+        return Snapshot(current.partition_id, current.epoch, rev, entries, uids, keys)
+
+    def forget(self, name: str | None = None) -> None:
+        with self._lock:
+            if name is None:
+                self._snapshots.clear()
+            else:
+                self._snapshots.pop(name, None)

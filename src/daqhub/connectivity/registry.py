@@ -1,0 +1,458 @@
+"""The connectivity registry: partitions of soft-state endpoint entries, kept in the database.
+
+Each publish, retract and retract-partition is one transaction holding the partition's row lock
+(``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so operations on a
+partition apply one at a time in a single order on every replica, and a lookup sees all of a
+publish or none of it. Requests are validated completely before this module is called.
+
+Times come from the database's clock (the authoritative clock shared by replicas); an entry is
+live while ``now - last_published < ttl``. Changes are recorded as events in the outbox in the
+same transaction (a refresh that changes nothing records none).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from daqhub.connectivity.cache import CachedEntry, PartitionCache, Snapshot
+from daqhub.connectivity.errors import (
+    ConnectionsNotFound,
+    PartitionNotFound,
+    QuotaExceeded,
+)
+from daqhub.connectivity.matching import UidPattern
+from daqhub.connectivity.models import ConnEntry, ConnLookupMiss, ConnPartition
+from daqhub.connectivity.requests import Connection, PublishRequest, RetractRequest, storable
+from daqhub.connectivity.settings import ConnectivitySettings
+from daqhub.connectivity.stats import StatCounters, Statistics
+from daqhub.core.db import Database
+from daqhub.core.outbox import emit
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[Session], float]
+_IN_CHUNK = 500
+_FIELDS = ("uri", "data_type", "connection_type", "capacity")
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    entries: list[CachedEntry]
+
+    def to_json(self) -> str:
+        return "[" + ",".join(e.json for e in self.entries) + "]"
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    created_partition: bool
+    added: int
+    changed: int
+    revived: int
+
+
+def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Registry:
+    def __init__(
+        self, db: Database, settings: ConnectivitySettings, *, clock: Clock | None = None
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.cache = PartitionCache(settings.max_partitions)
+        self.stats = Statistics(db)
+        self._clock = clock
+
+    @property
+    def ttl(self) -> float:
+        return self.settings.entry_ttl
+
+    def now(self, session: Session) -> float:
+        return self._clock(session) if self._clock else self.db.now(session)
+
+    # -- partition row locking ----------------------------------------------------------------
+
+    def _locked_partition(self, session: Session, name: str) -> ConnPartition | None:
+        query = select(ConnPartition).where(ConnPartition.name == name)
+        if self.db.dialect == "postgresql":
+            query = query.with_for_update()
+        return session.scalar(query)
+
+    def _create_partition(self, session: Session, name: str, now: float) -> ConnPartition:
+        count = session.scalar(select(func.count()).select_from(ConnPartition)) or 0
+        if count >= self.settings.max_partitions:
+            raise QuotaExceeded(f"partition quota of {self.settings.max_partitions} reached")
+        values = {
+            "name": name,
+            "created_at": now,
+            "last_publish_at": now,
+            "next_seq": 1,
+            "rev": 0,
+            "epoch": 0,
+            "event_seq": 0,
+            "entry_count": 0,
+        }
+        if self.db.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            session.execute(pg_insert(ConnPartition).values(**values).on_conflict_do_nothing())
+        else:
+            session.execute(insert(ConnPartition).values(**values))
+        partition = self._locked_partition(session, name)
+        assert partition is not None
+        return partition
+
+    def _event(
+        self, session: Session, partition: ConnPartition, kind: str, data: dict[str, Any]
+    ) -> None:
+        partition.event_seq += 1
+        emit(
+            session,
+            f"connectivity.{kind}",
+            {"partition": partition.name, "seq": partition.event_seq, **data},
+        )
+
+    # -- publish ----------------------------------------------------------------------------------
+
+    def publish(self, request: PublishRequest, publisher: str = "") -> PublishOutcome:
+        with self.db.write() as session:
+            now = self.now(session)
+            partition = self._locked_partition(session, request.partition)
+            created = partition is None
+            if partition is None:
+                partition = self._create_partition(session, request.partition, now)
+            if created and partition.event_seq == 0:
+                self._event(session, partition, "partition.created", {})
+            outcome = self._upsert(session, partition, request.connections, now, publisher)
+        return PublishOutcome(created, *outcome)
+
+    def _existing(self, session: Session, partition_id: int, uids: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for chunk in _chunks(uids):
+            rows = session.execute(
+                select(
+                    ConnEntry.id,
+                    ConnEntry.uid,
+                    ConnEntry.uri,
+                    ConnEntry.data_type,
+                    ConnEntry.connection_type,
+                    ConnEntry.capacity,
+                    ConnEntry.last_published,
+                    ConnEntry.expiry_reported,
+                ).where(ConnEntry.partition_id == partition_id, ConnEntry.uid.in_(chunk))
+            ).all()
+            for row in rows:
+                found[row.uid] = row
+        return found
+
+    def _upsert(
+        self,
+        session: Session,
+        partition: ConnPartition,
+        connections: list[Connection],
+        now: float,
+        publisher: str,
+    ) -> tuple[int, int, int]:
+        existing = self._existing(session, partition.id, [c.uid for c in connections])
+        new = [c for c in connections if c.uid not in existing]
+        limit = self.settings.max_entries_per_partition
+        if partition.entry_count + len(new) > limit:
+            raise QuotaExceeded(f"partition {partition.name} would exceed {limit} entries")
+        rev = partition.rev + 1
+        inserts, updates = [], []
+        changed = revived = 0
+        for conn in connections:
+            old = existing.get(conn.uid)
+            if old is None:
+                inserts.append(
+                    {
+                        "partition_id": partition.id,
+                        "uid": conn.uid,
+                        "uri": conn.uri,
+                        "data_type": conn.data_type,
+                        "connection_type": conn.connection_type,
+                        "capacity": conn.capacity,
+                        "seq": partition.next_seq,
+                        "first_published": now,
+                        "last_published": now,
+                        "publish_count": 1,
+                        "publisher": publisher[:64],
+                        "changed_rev": rev,
+                        "expiry_reported": False,
+                    }
+                )
+                partition.next_seq += 1
+                self._event(
+                    session,
+                    partition,
+                    "connection.added",
+                    {**_conn_data(conn), "publisher": publisher},
+                )
+                continue
+            updates.append(
+                {
+                    "_id": old.id,
+                    "uri": conn.uri,
+                    "data_type": conn.data_type,
+                    "connection_type": conn.connection_type,
+                    "capacity": conn.capacity,
+                    "last_published": now,
+                    "publisher": publisher[:64],
+                    "changed_rev": rev,
+                }
+            )
+            before = {f: getattr(old, f) for f in _FIELDS}
+            after = {f: getattr(conn, f) for f in _FIELDS}
+            if before != after:
+                changed += 1
+                self._event(
+                    session,
+                    partition,
+                    "connection.changed",
+                    {"uid": conn.uid, "old": before, "new": after, "publisher": publisher},
+                )
+            if now - old.last_published >= self.ttl:
+                revived += 1
+                self._event(
+                    session,
+                    partition,
+                    "connection.revived",
+                    {**_conn_data(conn), "publisher": publisher},
+                )
+        if inserts:
+            session.execute(insert(ConnEntry), inserts)
+        if updates:
+            self._bulk_update(session, updates)
+        partition.entry_count += len(inserts)
+        partition.rev = rev
+        partition.last_publish_at = now
+        return len(inserts), changed, revived
+
+    @staticmethod
+    def _bulk_update(session: Session, params: list[dict[str, Any]]) -> None:
+        statement = (
+            update(ConnEntry)
+            .where(ConnEntry.id == bindparam("_id"))
+            .values(
+                uri=bindparam("uri"),
+                data_type=bindparam("data_type"),
+                connection_type=bindparam("connection_type"),
+                capacity=bindparam("capacity"),
+                last_published=bindparam("last_published"),
+                publish_count=ConnEntry.publish_count + 1,
+                publisher=bindparam("publisher"),
+                changed_rev=bindparam("changed_rev"),
+                expiry_reported=False,
+            )
+        )
+        session.connection().execute(statement, params)
+
+    # -- lookup -----------------------------------------------------------------------------------
+
+    def lookup(self, partition: str, pattern: UidPattern, data_type: str) -> LookupResult:
+        if not storable(partition):
+            raise PartitionNotFound(partition)
+        with self.db.read() as session:
+            row = session.execute(
+                select(ConnPartition.id, ConnPartition.epoch, ConnPartition.rev).where(
+                    ConnPartition.name == partition
+                )
+            ).first()
+            if row is None:
+                raise PartitionNotFound(partition)
+            now = self.now(session)
+            snapshot = self.cache.get(session, partition, row.id, row.epoch, row.rev)
+        return LookupResult(self._match(snapshot, pattern, data_type, now))
+
+    def _match(
+        self, snapshot: Snapshot, pattern: UidPattern, data_type: str, now: float
+    ) -> list[CachedEntry]:
+        entries = snapshot.entries
+        cutoff = now - self.ttl
+        mode = self.settings.match_mode
+        if mode == "fullmatch" and pattern.literal is not None:
+            entry = entries.get(pattern.literal)
+            hits = [entry] if entry else []
+        else:
+            if mode == "fullmatch":
+                start, stop = pattern.candidate_slice(snapshot.sorted_keys)
+                uids = snapshot.sorted_uids[start:stop]
+            else:
+                uids = snapshot.sorted_uids
+            hits = [entries[uid] for uid in uids if pattern.matches(uid, mode)]
+        result = [e for e in hits if e.data_type == data_type and e.last_published > cutoff]
+        result.sort(key=lambda e: e.seq)
+        return result
+
+    # -- retract ----------------------------------------------------------------------------------
+
+    def retract(self, request: RetractRequest) -> None:
+        """Remove the listed uids; raises after committing if some did not exist."""
+        missing: list[str] = []
+        with self.db.write() as session:
+            partition = self._locked_partition(session, request.partition)
+            if partition is None:
+                raise PartitionNotFound(request.partition)
+            existing = self._existing(session, partition.id, request.uids)
+            missing = [uid for uid in request.uids if uid not in existing]
+            if existing:
+                ids = [row.id for row in existing.values()]
+                for start in range(0, len(ids), _IN_CHUNK):
+                    session.execute(
+                        delete(ConnEntry).where(ConnEntry.id.in_(ids[start : start + _IN_CHUNK]))
+                    )
+                partition.entry_count -= len(ids)
+                partition.epoch += 1
+                partition.rev += 1
+                for uid in existing:
+                    self._event(session, partition, "connection.retracted", {"uid": uid})
+            if partition.entry_count <= 0:
+                self._drop_partition(session, partition, "retract")
+        if missing:
+            raise ConnectionsNotFound(request.partition, missing)
+
+    def _drop_partition(self, session: Session, partition: ConnPartition, reason: str) -> None:
+        count = partition.entry_count
+        self._event(session, partition, "partition.retracted", {"entries": count, "reason": reason})
+        session.execute(delete(ConnEntry).where(ConnEntry.partition_id == partition.id))
+        session.delete(partition)
+
+    def retract_partition(self, name: str) -> int:
+        with self.db.write() as session:
+            partition = self._locked_partition(session, name)
+            if partition is None:
+                raise PartitionNotFound(name)
+            count = partition.entry_count
+            self._drop_partition(session, partition, "retract-partition")
+        self.cache.forget(name)
+        return count
+
+    # -- maintenance ------------------------------------------------------------------------------
+
+    def purge(self, older_than: float | None = None) -> int:
+        """Remove expired entries (or, with ``older_than``, entries unpublished for that long),
+        then partitions left empty. Returns the number of entries removed."""
+        removed = 0
+        with self.db.write() as session:
+            now = self.now(session)
+            cutoff = now - (self.ttl if older_than is None else older_than)
+            rows = session.execute(
+                select(ConnEntry.partition_id, func.count())
+                .where(ConnEntry.last_published <= cutoff)
+                .group_by(ConnEntry.partition_id)
+            ).all()
+            for partition_id, count in rows:
+                partition = session.get(
+                    ConnPartition, partition_id, with_for_update=self.db.dialect == "postgresql"
+                )
+                if partition is None:
+                    continue
+                session.execute(
+                    delete(ConnEntry).where(
+                        ConnEntry.partition_id == partition_id, ConnEntry.last_published <= cutoff
+                    )
+                )
+                partition.entry_count -= count
+                partition.epoch += 1
+                partition.rev += 1
+                removed += count
+            empty = session.scalars(
+                select(ConnPartition).where(
+                    ConnPartition.entry_count <= 0, ConnPartition.last_publish_at <= cutoff
+                )
+            ).all()
+            for partition in empty:
+                self._drop_partition(session, partition, "purge")
+        return removed
+
+    def sweep_expired(self) -> int:
+        """Emit ``connection.expired`` once for each entry that passed its TTL unrefreshed."""
+        with self.db.write() as session:
+            now = self.now(session)
+            rows = session.execute(
+                select(
+                    ConnEntry.id, ConnEntry.uid, ConnEntry.partition_id, ConnEntry.last_published
+                )
+                .where(
+                    ConnEntry.expiry_reported.is_(False),
+                    ConnEntry.last_published <= now - self.ttl,
+                )
+                .limit(5000)
+            ).all()
+            if not rows:
+                return 0
+            partitions: dict[int, ConnPartition] = {}
+            for row in rows:
+                partition = partitions.get(row.partition_id)
+                if partition is None:
+                    partition = session.get(
+                        ConnPartition,
+                        row.partition_id,
+                        with_for_update=self.db.dialect == "postgresql",
+                    )
+                    if partition is None:
+                        continue
+                    partitions[row.partition_id] = partition
+                self._event(
+                    session,
+                    partition,
+                    "connection.expired",
+                    {
+                        "uid": row.uid,
+                        "last_published": row.last_published,
+                        "age_s": now - row.last_published,
+                    },
+                )
+            ids = [row.id for row in rows]
+            for start in range(0, len(ids), _IN_CHUNK):
+                session.execute(
+                    update(ConnEntry)
+                    .where(ConnEntry.id.in_(ids[start : start + _IN_CHUNK]))
+                    .values(expiry_reported=True)
+                )
+            return len(rows)
+
+    def reset_service(self) -> StatCounters:
+        with self.db.write() as session:
+            partitions = session.scalars(select(ConnPartition)).all()
+            session.execute(delete(ConnEntry))
+            session.execute(delete(ConnPartition))
+            before = self.stats.reset(session)
+            emit(session, "connectivity.service.reset", {"partitions": len(partitions)})
+        self.cache.forget()
+        return before
+
+    def reset_stats(self) -> StatCounters:
+        with self.db.write() as session:
+            return self.stats.reset(session)
+
+    def record_misses(self, misses: list[dict[str, Any]], keep: int) -> None:
+        if not misses and keep <= 0:
+            return
+        with self.db.write() as session:
+            if misses:
+                session.execute(insert(ConnLookupMiss), misses)
+            newest = session.scalar(
+                select(ConnLookupMiss.id).order_by(ConnLookupMiss.id.desc()).offset(keep).limit(1)
+            )
+            if newest is not None:
+                session.execute(delete(ConnLookupMiss).where(ConnLookupMiss.id <= newest))
+
+
+def _conn_data(conn: Connection) -> dict[str, Any]:
+    return {
+        "uid": conn.uid,
+        "uri": conn.uri,
+        "data_type": conn.data_type,
+        "connection_type": conn.connection_type,
+        "capacity": conn.capacity,
+    }

@@ -1,0 +1,65 @@
+"""The connectivity service plugged into daqhub: state, background tasks, routes, home section."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from daqhub.connectivity import api, native, pages
+from daqhub.connectivity.registry import Registry
+from daqhub.connectivity.state import ConnectivityState
+from daqhub.core.errors import ErrorFormats
+from daqhub.core.runtime import Runtime
+from daqhub.core.service import HomeSection, Listener, Service
+
+
+class ConnectivityService(Service):
+    name = "connectivity"
+
+    def setup(self, runtime: Runtime) -> None:
+        settings = runtime.settings.connectivity
+        registry = Registry(runtime.db, settings)
+        state = ConnectivityState(registry, settings, runtime.tokens, runtime.metrics)
+        runtime.services[self.name] = state
+        runtime.tasks.periodic(
+            "connectivity-flush", settings.stats_flush_interval, state.flush, singleton=False
+        )
+        runtime.tasks.periodic(
+            "connectivity-expiry", settings.sweep_interval, registry.sweep_expired
+        )
+        if settings.expired_retention > 0:
+            retention = settings.expired_retention
+            runtime.tasks.periodic(
+                "connectivity-retention",
+                min(60.0, max(retention / 10, settings.sweep_interval)),
+                lambda: registry.purge(older_than=retention),
+            )
+        runtime.on_stop(_flush_on_stop(state))
+
+    def mount(
+        self, app: FastAPI, runtime: Runtime, listener: Listener, formats: ErrorFormats
+    ) -> None:
+        state: ConnectivityState = runtime.services[self.name]
+        api.mount(app, state, formats, restricted=listener.restricted_to(self.name))
+        native.mount(app, state, runtime)
+
+    def home_section(self, runtime: Runtime) -> HomeSection:
+        state: ConnectivityState = runtime.services[self.name]
+        limit = state.settings.dump_row_limit
+
+        def section() -> str:
+            dump = pages.render_dump(*pages.load_dump(state.registry, limit))
+            return dump + pages.render_stats(state.registry.stats.read())
+
+        return section
+
+
+def _flush_on_stop(state: ConnectivityState):  # type: ignore[no-untyped-def]
+    from starlette.concurrency import run_in_threadpool
+
+    async def flush() -> None:
+        await run_in_threadpool(state.flush)
+
+    return flush
+
+
+service = ConnectivityService()

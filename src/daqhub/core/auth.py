@@ -1,0 +1,326 @@
+"""One token store for every service.
+
+A token is a secret string. The database keeps only ``HMAC-SHA-256(server key, value)``, so a
+stolen database yields no usable token; the key lives outside it (``<data_dir>/secret.key`` or
+``DAQHUB_SECRET_KEY``). Generated values are 40 lowercase hex characters (160 bits), the key format
+ePIC tooling greps for; ``--value`` imports any non-empty printable string (a deployed
+legacy token).
+
+Scopes: ``admin`` grants everything; ``receiver`` grants ``receiver:upload``, ``receiver:list`` ...
+(a scope grants every sub-scope written ``<scope>:<name>``).
+
+Each service reads the token from its own header (``token:``, ``Authorization: Token``, ``Bearer``)
+and calls :meth:`TokenStore.verify`. Verified tokens are cached for ``auth.cache_seconds`` (default
+2 s), which bounds how long a revoked token keeps working on any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from daqhub.core.db import Base, Database, JSONType, UTCDateTime, utcnow
+
+SCOPES = ("admin", "connectivity", "receiver", "monitor", "pcs", "dpm", "broker")
+"""Top-level scopes; sub-scopes are written ``<scope>:<name>`` (e.g. ``receiver:upload``)."""
+
+TOKEN_NAME_MAX = 100
+
+
+class AuthError(Exception):
+    """A token operation that cannot be done (duplicate name, unknown user ...)."""
+
+
+class User(Base):
+    """A person (or robot account) that can own tokens and log in to the web UI."""
+
+    __tablename__ = "auth_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(TOKEN_NAME_MAX), unique=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    label: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified token speaks for."""
+
+    token_id: int
+    token_name: str
+    scopes: frozenset[str]
+    user_id: int | None = None
+    username: str | None = None
+    user_active: bool = True
+    is_staff: bool = False
+
+    def has_scope(self, scope: str) -> bool:
+        if "admin" in self.scopes or scope in self.scopes:
+            return True
+        parent = scope.split(":", 1)[0]
+        return parent != scope and parent in self.scopes
+
+    @property
+    def display_name(self) -> str:
+        """The name recorded as creator (PCS ``created_by``): the owner, else ``token:<name>``."""
+        return self.username if self.username else f"token:{self.token_name}"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    name: str
+    scopes: list[str]
+    username: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def load_secret_key(data_dir: Path, configured: str | None) -> bytes:
+    """The HMAC key: the configured value, else ``<data_dir>/secret.key`` (created 0600)."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, key.encode())
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    value = path.read_text().strip()
+    if not value:
+        raise AuthError(f"{path} is empty")
+    return value.encode()
+
+
+def generate_token() -> str:
+    return secrets.token_hex(20)
+
+
+def validate_scopes(scopes: Iterable[str]) -> list[str]:
+    result = []
+    for scope in scopes:
+        if scope.split(":", 1)[0] not in SCOPES:
+            raise AuthError(f"unknown scope {scope!r}; known: {', '.join(SCOPES)}")
+        result.append(scope)
+    return sorted(set(result))
+
+
+class TokenStore:
+    """Create, verify, list and revoke tokens; safe to share between threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        secret: bytes,
+        *,
+        cache_seconds: float = 2.0,
+        last_used_interval: float = 60.0,
+    ) -> None:
+        self._db = db
+        self._secret = secret
+        self._cache_seconds = cache_seconds
+        self._last_used_interval = last_used_interval
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._last_used_written: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def digest(self, value: str) -> str:
+        return hmac.new(
+            self._secret, value.encode("utf-8", "surrogateescape"), hashlib.sha256
+        ).hexdigest()
+
+    def create(
+        self,
+        name: str,
+        *,
+        scopes: Iterable[str] = ("admin",),
+        value: str | None = None,
+        username: str | None = None,
+        create_user: bool = False,
+        expires_at: datetime | None = None,
+        label: str = "",
+    ) -> str:
+        """Store a new token and return its plain value (shown once, never stored)."""
+        if not name or len(name) > TOKEN_NAME_MAX:
+            raise AuthError("token name must be 1 to 100 characters")
+        if value is not None and (not value or not value.isprintable()):
+            raise AuthError("an imported token value must be a non-empty printable string")
+        plain = value if value is not None else generate_token()
+        scope_list = validate_scopes(scopes)
+        with self._db.write() as session:
+            if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+                raise AuthError(f"a token named {name!r} already exists")
+            digest = self.digest(plain)
+            if session.scalar(select(ApiToken.id).where(ApiToken.digest == digest)) is not None:
+                raise AuthError("that token value is already in use")
+            user_id = None
+            if username is not None:
+                user_id = self._user_id(session, username, create=create_user)
+            session.add(
+                ApiToken(
+                    name=name,
+                    digest=digest,
+                    scopes=scope_list,
+                    user_id=user_id,
+                    expires_at=expires_at,
+                    label=label,
+                )
+            )
+        return plain
+
+    @staticmethod
+    def _user_id(session: Session, username: str, *, create: bool) -> int:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        if user_id is not None:
+            return int(user_id)
+        if not create:
+            raise AuthError(f'user "{username}" does not exist')
+        user = User(username=username)
+        session.add(user)
+        session.flush()
+        return user.id
+
+    def ensure_user(self, username: str, **fields: object) -> int:
+        with self._db.write() as session:
+            user_id = self._user_id(session, username, create=True)
+            if fields:
+                session.execute(update(User).where(User.id == user_id).values(**fields))
+            return user_id
+
+    def revoke(self, name: str) -> bool:
+        """Revoke by name; True if a live token was revoked."""
+        with self._db.write() as session:
+            result = session.execute(
+                update(ApiToken)
+                .where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        with self._lock:
+            self._cache.clear()
+        return changed
+
+    def list(self) -> list[TokenInfo]:
+        with self._db.read() as session:
+            rows = session.execute(
+                select(ApiToken, User.username)
+                .outerjoin(User, User.id == ApiToken.user_id)
+                .order_by(ApiToken.name)
+            ).all()
+            return [
+                TokenInfo(
+                    name=t.name,
+                    scopes=list(t.scopes),
+                    username=u,
+                    created_at=t.created_at,
+                    expires_at=t.expires_at,
+                    revoked_at=t.revoked_at,
+                    last_used_at=t.last_used_at,
+                )
+                for t, u in rows
+            ]
+
+    def verify(self, value: str | None, *, client: str | None = None) -> Principal | None:
+        """The principal of a currently valid token, or None (wrong, revoked, expired)."""
+        if not value:
+            return None
+        digest = self.digest(value)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            principal = cached[1]
+        else:
+            principal = self._load(digest)
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (now, principal)
+        if principal is not None:
+            self._touch(principal.token_id, client, now)
+        return principal
+
+    def _load(self, digest: str) -> Principal | None:
+        with self._db.read() as session:
+            row = session.execute(
+                select(ApiToken, User)
+                .outerjoin(User, User.id == ApiToken.user_id)
+                .where(ApiToken.digest == digest)
+            ).first()
+        if row is None:
+            return None
+        token, user = row
+        # The index lookup found it; compare anyway in constant time as a second line of defence.
+        if not hmac.compare_digest(token.digest, digest):
+            return None
+        if token.revoked_at is not None:
+            return None
+        if token.expires_at is not None and token.expires_at <= utcnow():
+            return None
+        return Principal(
+            token_id=token.id,
+            token_name=token.name,
+            scopes=frozenset(token.scopes),
+            user_id=user.id if user else None,
+            username=user.username if user else None,
+            user_active=user.is_active if user else True,
+            is_staff=bool(user and (user.is_staff or user.is_superuser)),
+        )
+
+    def _touch(self, token_id: int, client: str | None, now: float) -> None:
+        """Record last use, at most once per ``last_used_interval`` per token and process."""
+        with self._lock:
+            last = self._last_used_written.get(token_id)
+            if last is not None and now - last < self._last_used_interval:
+                return
+            self._last_used_written[token_id] = now
+        try:
+            with self._db.write() as session:
+                session.execute(
+                    update(ApiToken)
+                    .where(ApiToken.id == token_id)
+                    .values(last_used_at=utcnow(), last_used_addr=(client or "")[:64])
+                )
+        except Exception:  # bookkeeping must never fail a request
+            with self._lock:
+                self._last_used_written.pop(token_id, None)

@@ -1,0 +1,136 @@
+"""Safe paths and crash-safe file writes.
+
+Every file a client can name goes through :func:`safe_child`, which refuses anything that is not
+a plain name directly inside the given directory. Every file daqhub publishes goes through
+:class:`AtomicWriter`: the bytes go to a temporary file in a staging directory on the same
+filesystem, are fsynced, and the file is renamed into place and the directory fsynced. A reader
+(or a crash at any instant) therefore sees the old file or the complete new one, never a part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+
+class UnsafePath(ValueError):
+    """A client-supplied name that would leave its directory or is not a plain name."""
+
+
+def safe_child(base: Path, name: str) -> Path:
+    """``base / name`` when ``name`` is a plain file name; raises :class:`UnsafePath` otherwise.
+
+    Refuses empty names, ``.``/``..``, separators, NUL bytes and anything whose resolved parent is
+    not ``base`` itself. Symbolic links are not followed for the final component.
+    """
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise UnsafePath(f"not a plain file name: {name!r}")
+    base_resolved = base.resolve()
+    candidate = base_resolved / name
+    if candidate.parent != base_resolved:
+        raise UnsafePath(f"{name!r} escapes {base}")
+    return candidate
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicWriter:
+    """Write a file in pieces, then publish it atomically with :meth:`commit`.
+
+    ``staging_dir`` must be on the same filesystem as the destination (a hidden directory next to
+    it). Temporary names end in ``.part`` so that consumers matching ``*.root``, ``*.h5`` ... never
+    pick them up. Leaving the ``with`` block without ``commit`` removes the temporary file.
+    """
+
+    def __init__(self, staging_dir: Path, *, mode: int = 0o640, suffix: str = ".part") -> None:
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        self.temp_path = staging_dir / f"{uuid.uuid4().hex}{suffix}"
+        self._mode = mode
+        self._fd: int | None = os.open(
+            self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode
+        )
+        self.size = 0
+        self.committed = False
+
+    def write(self, data: bytes) -> None:
+        assert self._fd is not None, "writer already closed"
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.size += len(data)
+
+    def write_all(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def flush(self) -> None:
+        """Make the written bytes durable without publishing them (e.g. before validating)."""
+        assert self._fd is not None
+        os.fsync(self._fd)
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def commit(self, destination: Path) -> Path:
+        """fsync, rename over ``destination`` (replacing it atomically), fsync the directory."""
+        assert self._fd is not None, "writer already closed"
+        os.fchmod(self._fd, self._mode)
+        os.fsync(self._fd)
+        self._close()
+        os.replace(self.temp_path, destination)
+        fsync_dir(destination.parent)
+        self.committed = True
+        return destination
+
+    def abort(self) -> None:
+        self._close()
+        if not self.committed:
+            with contextlib.suppress(FileNotFoundError):
+                self.temp_path.unlink()
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.abort()
+
+
+def atomic_write_bytes(destination: Path, data: bytes, *, mode: int = 0o640) -> Path:
+    """Replace ``destination`` with ``data`` atomically and durably (staging in its directory)."""
+    with AtomicWriter(destination.parent / ".daqhub-incoming", mode=mode) as writer:
+        writer.write(data)
+        return writer.commit(destination)
+
+
+def remove_stale(directory: Path, older_than_seconds: float, *, suffix: str = ".part") -> int:
+    """Delete leftovers of interrupted writes; returns how many were removed."""
+    if not directory.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for entry in os.scandir(directory):
+        if entry.name.endswith(suffix) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
