@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 
 from daqhub import __version__
@@ -18,6 +20,16 @@ app.command()(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(token.app, name="token")
 app.add_typer(connectivity.app, name="connectivity")
+
+# Each service may add its own client-side commands as daqhub/cli/<service>.py.
+for _name in ("receiver", "monitor"):
+    try:
+        _module = importlib.import_module(f"daqhub.cli.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"daqhub.cli.{_name}":
+            raise
+        continue
+    app.add_typer(_module.app, name=_name)
 
 
 @app.command()

@@ -1,0 +1,71 @@
+"""The HTTP plumbing every daqhub client shares.
+
+Clients take a base URL and optionally a token and an ``http`` object. ``http`` is anything with
+httpx's ``request(method, url, ...)`` interface: by default an ``httpx.Client``; tests pass
+Starlette's ``TestClient`` to talk to an in-process app. This package imports none of the
+server's dependencies (FastAPI, SQLAlchemy, h5py, astropy), so it installs light on DAQ hosts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+
+class HttpLike(Protocol):
+    def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+
+
+class DaqhubClientError(Exception):
+    """A request that daqhub answered with an error status."""
+
+    def __init__(self, status: int, body: Any, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class BaseClient:
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        *,
+        token: str | None = None,
+        http: HttpLike | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self._owned = http is None
+        self.http: HttpLike = http if http is not None else httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        if self._owned and isinstance(self.http, httpx.Client):
+            self.http.close()
+
+    def __enter__(self) -> BaseClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"} if self.token else {}
+
+    def request(
+        self, method: str, path: str, *, expect: tuple[int, ...] = (200,), **kwargs: Any
+    ) -> Any:
+        headers = {**self._auth_headers(), **kwargs.pop("headers", {})}
+        response = self.http.request(method, self.url + path, headers=headers, **kwargs)
+        if response.status_code not in expect:
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = response.text
+            raise DaqhubClientError(
+                response.status_code,
+                body,
+                f"{method} {path} answered {response.status_code}: {body}",
+            )
+        return response
