@@ -287,25 +287,26 @@ class TokenStore:
                 .outerjoin(User, User.id == ApiToken.user_id)
                 .where(ApiToken.digest == digest)
             ).first()
-        if row is None:
-            return None
-        token, user = row
-        # The index lookup found it; compare anyway in constant time as a second line of defence.
-        if not hmac.compare_digest(token.digest, digest):
-            return None
-        if token.revoked_at is not None:
-            return None
-        if token.expires_at is not None and token.expires_at <= utcnow():
-            return None
-        return Principal(
-            token_id=token.id,
-            token_name=token.name,
-            scopes=frozenset(token.scopes),
-            user_id=user.id if user else None,
-            username=user.username if user else None,
-            user_active=user.is_active if user else True,
-            is_staff=bool(user and (user.is_staff or user.is_superuser)),
-        )
+            # Read the attributes inside the unit of work: its closing rollback expires them.
+            if row is None:
+                return None
+            token, user = row
+            # The index lookup found it; compare anyway in constant time (second line of defence).
+            if not hmac.compare_digest(token.digest, digest):
+                return None
+            if token.revoked_at is not None:
+                return None
+            if token.expires_at is not None and token.expires_at <= utcnow():
+                return None
+            return Principal(
+                token_id=token.id,
+                token_name=token.name,
+                scopes=frozenset(token.scopes),
+                user_id=user.id if user else None,
+                username=user.username if user else None,
+                user_active=user.is_active if user else True,
+                is_staff=bool(user and (user.is_staff or user.is_superuser)),
+            )
 
     def _touch(self, token_id: int, client: str | None, now: float) -> None:
         """Record last use, at most once per ``last_used_interval`` per token and process."""
