@@ -1,0 +1,166 @@
+"""Who may talk to the receiver: the ``token`` header, throttling of guessers, scopes
+(spec §2.3, §3.1).
+
+Order on every compatibility route: (route matched) -> throttle -> token -> scope. The token is
+read from ``token:`` (any case), else from ``Authorization: Bearer|Token``. After
+``auth_fail_limit`` invalid tokens within ``auth_fail_window`` seconds from one address, every
+token-bearing request from it gets 429 for ``auth_block_seconds``; trusted networks are exempt.
+The counters are per process, which bounds guessing to that many attempts per worker.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from daqhub.core.auth import Principal, TokenStore
+from daqhub.core.http import bearer_or_token, client_address
+from daqhub.receiver.errors import (
+    ApiForbidden,
+    NotAuthenticated,
+    ScopeDenied,
+    Throttled,
+    TokenInvalid,
+    TokenMissing,
+)
+
+UI_COOKIE = "daqhub_receiver_token"
+"""The web pages keep the signed-in token here (HttpOnly, SameSite=Strict)."""
+
+UPLOAD = "receiver:upload"
+LIST = "receiver:list"
+DOWNLOAD = "receiver:download"
+ANY = (UPLOAD, LIST, DOWNLOAD)
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Throttle:
+    """Per-address sliding window of invalid-token attempts."""
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        block: float,
+        trusted: list[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.block = block
+        self.trusted: list[IpNetwork] = [ipaddress.ip_network(n, strict=False) for n in trusted]
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._blocked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _exempt(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.trusted)
+
+    def retry_after(self, address: str) -> float | None:
+        """Seconds until ``address`` may try again, or None when it is not blocked."""
+        with self._lock:
+            until = self._blocked.get(address)
+            if until is None:
+                return None
+            left = until - self.clock()
+            if left <= 0:
+                del self._blocked[address]
+                return None
+            return left
+
+    def failure(self, address: str) -> None:
+        if self._exempt(address):
+            return
+        now = self.clock()
+        with self._lock:
+            attempts = self._failures.setdefault(address, deque())
+            attempts.append(now)
+            while attempts and attempts[0] <= now - self.window:
+                attempts.popleft()
+            if len(attempts) >= self.limit:
+                self._blocked[address] = now + self.block
+                attempts.clear()
+            if len(self._failures) > 100_000:  # bounded memory under a distributed scan
+                self._failures = {a: d for a, d in self._failures.items() if d}
+
+
+def presented_token(request: Request) -> str | None:
+    """The ``token`` header (wins), else an ``Authorization`` credential; None when absent."""
+    values = request.headers.getlist("token")
+    if values:
+        return ", ".join(v.strip() for v in values)
+    return bearer_or_token(request)
+
+
+class Gate:
+    def __init__(
+        self, tokens: TokenStore, throttle: Throttle, on_failure: Callable[[str], None]
+    ) -> None:
+        self.tokens = tokens
+        self.throttle = throttle
+        self._on_failure = on_failure
+
+    async def check(self, request: Request, scopes: tuple[str, ...]) -> Principal:
+        """The principal, or the receiver's token error; ``scopes``: any one of them suffices."""
+        value = presented_token(request)
+        if value is None:
+            self._on_failure("missing")
+            raise TokenMissing()
+        address = client_address(request)
+        left = self.throttle.retry_after(address)
+        if left is not None:
+            self._on_failure("throttled")
+            raise Throttled(left)
+        principal = await run_in_threadpool(self.tokens.verify, value, client=address)
+        if principal is None:
+            self.throttle.failure(address)
+            self._on_failure("invalid")
+            raise TokenInvalid()
+        if not any(principal.has_scope(scope) for scope in scopes):
+            self._on_failure("scope")
+            raise ScopeDenied()
+        return principal
+
+    async def check_api(
+        self, request: Request, scopes: tuple[str, ...], *, open_access: bool = False
+    ) -> Principal | None:
+        """daqhub API authentication: a token header, ``Authorization`` or the web cookie.
+
+        401 without valid credentials, 403 without the scope; None for anonymous requests when
+        ``open_access`` lets them read.
+        """
+        value = presented_token(request) or request.cookies.get(UI_COOKIE)
+        if not value:
+            if open_access:
+                return None
+            self._on_failure("missing")
+            raise NotAuthenticated()
+        return await self.authorize(value, client_address(request), scopes)
+
+    async def authorize(self, value: str, address: str, scopes: tuple[str, ...]) -> Principal:
+        """A presented credential, daqhub API style: 429, 401 or 403, else the principal."""
+        left = self.throttle.retry_after(address)
+        if left is not None:
+            self._on_failure("throttled")
+            raise Throttled(left)
+        principal = await run_in_threadpool(self.tokens.verify, value, client=address)
+        if principal is None:
+            self.throttle.failure(address)
+            self._on_failure("invalid")
+            raise NotAuthenticated()
+        if not any(principal.has_scope(scope) for scope in scopes):
+            self._on_failure("scope")
+            raise ApiForbidden()
+        return principal

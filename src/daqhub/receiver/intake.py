@@ -1,0 +1,302 @@
+"""Streaming a request body to a staging file (spec §2.6.4, §2.6.9 steps 4-6, §3.3, §4.2).
+
+The body is never held whole in memory. The event loop collects ~1 MiB batches from the ASGI
+stream and counts bytes against ``max_upload_bytes`` (413 the moment the limit passes); each
+batch is parsed (multipart) or taken as is (raw body), hashed and written in a worker thread,
+while the loop already receives the next batch. The payload is
+
+* the first multipart part named ``file`` (its filename parameter is ignored);
+* nothing for ``application/x-www-form-urlencoded``, or for a multipart body that does not parse;
+* otherwise the raw body, when it has at least one byte.
+
+Digest headers a sender adds (``Repr-Digest``, ``Content-Digest``, ``Content-MD5``) are checked
+against the body as sent or, for multipart uploads, the file part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+
+from daqhub.core.files import AtomicWriter
+from daqhub.receiver.errors import ChecksumMismatch, PayloadTooLarge
+from daqhub.receiver.storage import Storage
+
+BATCH_BYTES = 1 << 20
+DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5"}
+
+
+class Disconnected(Exception):
+    """The client went away before the body was complete: nothing is kept, nothing answered."""
+
+
+@dataclass
+class Intake:
+    """The outcome of reading the body: a staged payload (or none) and its fingerprints."""
+
+    writer: AtomicWriter | None
+    size: int
+    sha256: str
+    body_bytes: int
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
+
+@dataclass
+class _Digests:
+    """Digests a sender asked us to verify: algorithm -> expected raw bytes."""
+
+    expected: dict[str, list[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def from_headers(cls, request: Request) -> _Digests:
+        digests = cls()
+        for header in ("repr-digest", "content-digest"):
+            for value in request.headers.getlist(header):
+                for member in value.split(","):
+                    name, sep, encoded = member.strip().partition("=")
+                    algorithm = DIGEST_ALGORITHMS.get(name.strip().lower())
+                    if not sep or algorithm is None:
+                        continue
+                    digests.add(algorithm, encoded.strip().strip(":"))
+        for value in request.headers.getlist("content-md5"):
+            digests.add("md5", value.strip())
+        return digests
+
+    def add(self, algorithm: str, encoded: str) -> None:
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""  # an undecodable digest can never match
+        self.expected.setdefault(algorithm, []).append(raw)
+
+
+class _Sink:
+    """Runs in worker threads, one batch at a time: parse, hash and write."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        content_type: str | None,
+        digests: _Digests,
+        *,
+        max_parts: int,
+        max_part_header: int,
+    ) -> None:
+        self._storage = storage
+        self.writer: AtomicWriter | None = None
+        self._payload_hash = hashlib.sha256()
+        self._body_hashes = {a: hashlib.new(a) for a in digests.expected}
+        self._payload_extra = {a: hashlib.new(a) for a in digests.expected if a != "sha256"}
+        self._digests = digests
+        self.payload_size = 0
+        self.multipart = False
+        self.ignore_body = False
+        self.parser: MultipartParser | None = None
+        self.broken = False
+        self.payload_done = False
+        self._parts = 0
+        self._max_parts = max_parts
+        self._in_file_part = False
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._part_headers: dict[str, bytes] = {}
+        mime, params = parse_options_header(content_type or "")
+        if mime == b"multipart/form-data":
+            self.multipart = True
+            boundary = params.get(b"boundary")
+            if boundary:
+                self.parser = MultipartParser(
+                    boundary,
+                    self._callbacks(),
+                    max_header_count=32,
+                    max_header_size=max_part_header,
+                )
+            else:
+                self.broken = True
+        elif mime == b"application/x-www-form-urlencoded":
+            self.ignore_body = True
+
+    # -- multipart callbacks ------------------------------------------------------------------
+
+    def _callbacks(self) -> Any:
+        return {
+            "on_part_begin": self._on_part_begin,
+            "on_header_field": lambda d, s, e: self._header_field.extend(d[s:e]),
+            "on_header_value": lambda d, s, e: self._header_value.extend(d[s:e]),
+            "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+            "on_part_data": self._on_part_data,
+            "on_part_end": self._on_part_end,
+        }
+
+    def _on_part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > self._max_parts:
+            raise MultipartParseError("too many parts")
+        self._part_headers = {}
+        self._in_file_part = False
+
+    def _on_header_end(self) -> None:
+        name = bytes(self._header_field).decode("latin-1").strip().lower()
+        self._part_headers[name] = bytes(self._header_value)
+        self._header_field.clear()
+        self._header_value.clear()
+
+    def _on_headers_finished(self) -> None:
+        _disposition, params = parse_options_header(
+            self._part_headers.get("content-disposition", b"")
+        )
+        if params.get(b"name") == b"file" and self.writer is None and not self.payload_done:
+            self.writer = self._storage.new_writer()
+            self._in_file_part = True
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file_part:
+            self._write_payload(data[start:end])
+
+    def _on_part_end(self) -> None:
+        if self._in_file_part:
+            self._in_file_part = False
+            self.payload_done = True
+
+    # -- batches --------------------------------------------------------------------------------
+
+    def _write_payload(self, chunk: bytes | memoryview) -> None:
+        if not chunk:
+            return
+        assert self.writer is not None
+        self._payload_hash.update(chunk)
+        for hasher in self._payload_extra.values():
+            hasher.update(chunk)
+        self.writer.write(bytes(chunk) if isinstance(chunk, memoryview) else chunk)
+        self.payload_size += len(chunk)
+
+    def feed(self, batch: bytes) -> None:
+        for hasher in self._body_hashes.values():
+            hasher.update(batch)
+        if self.ignore_body or self.broken:
+            return
+        if not self.multipart:
+            if self.writer is None:
+                self.writer = self._storage.new_writer()
+            self._write_payload(batch)
+            return
+        assert self.parser is not None
+        try:
+            self.parser.write(batch)
+        except MultipartParseError:
+            self._break()
+
+    def finish(self) -> None:
+        if self.parser is not None and not self.broken:
+            try:
+                self.parser.finalize()
+            except MultipartParseError:
+                self._break()
+            # A body that stops before its closing boundary did not parse.
+            if not self.broken and self.parser.state.name != "END":
+                self._break()
+
+    def _break(self) -> None:
+        self.broken = True
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+    def has_payload(self) -> bool:
+        if self.multipart:
+            return not self.broken and self.writer is not None and self.payload_done
+        return self.writer is not None and self.payload_size > 0
+
+    def digests_match(self) -> bool:
+        for algorithm, expected_values in self._digests.expected.items():
+            body = self._body_hashes[algorithm].digest()
+            payload = (
+                self._payload_hash.digest()
+                if algorithm == "sha256"
+                else self._payload_extra[algorithm].digest()
+            )
+            for expected in expected_values:
+                if expected not in (body, payload):
+                    return False
+        return True
+
+    @property
+    def sha256(self) -> str:
+        return self._payload_hash.hexdigest()
+
+
+async def receive_payload(
+    request: Request,
+    storage: Storage,
+    *,
+    limit: int,
+    max_parts: int,
+    max_part_header: int,
+) -> Intake:
+    """Read the whole body; raises PayloadTooLarge, ChecksumMismatch or Disconnected."""
+    sink = _Sink(
+        storage,
+        request.headers.get("content-type"),
+        _Digests.from_headers(request),
+        max_parts=max_parts,
+        max_part_header=max_part_header,
+    )
+    total = 0
+    batch: list[bytes] = []
+    batch_size = 0
+    pending: asyncio.Future[None] | None = None
+    try:
+        try:
+            async for chunk in request.stream():
+                if not chunk:
+                    continue
+                total += len(chunk)
+                if total > limit:
+                    raise PayloadTooLarge(limit)
+                batch.append(chunk)
+                batch_size += len(chunk)
+                if batch_size >= BATCH_BYTES:
+                    if pending is not None:
+                        await pending
+                    data = b"".join(batch)
+                    batch.clear()
+                    batch_size = 0
+                    pending = asyncio.ensure_future(run_in_threadpool(sink.feed, data))
+        except ClientDisconnect:
+            raise Disconnected() from None
+        if pending is not None:
+            await pending
+            pending = None
+        if batch:
+            await run_in_threadpool(sink.feed, b"".join(batch))
+        await run_in_threadpool(sink.finish)
+    except BaseException:
+        if pending is not None:
+            with contextlib.suppress(BaseException):
+                await pending
+        if sink.writer is not None:
+            sink.writer.abort()
+        raise
+    if not sink.digests_match():
+        if sink.writer is not None:
+            sink.writer.abort()
+        raise ChecksumMismatch()
+    if not sink.has_payload():
+        if sink.writer is not None:
+            sink.writer.abort()
+        return Intake(None, 0, sink.sha256, total)
+    return Intake(sink.writer, sink.payload_size, sink.sha256, total)
