@@ -108,11 +108,21 @@ class _StateCollector(Collector):
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
-    def collect(self) -> Any:
-        partitions = GaugeMetricFamily("daqhub_connectivity_partitions", "Known partitions")
-        entries = GaugeMetricFamily(
-            "daqhub_connectivity_entries", "Stored entries by state", labels=["state"]
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily("daqhub_connectivity_partitions", "Known partitions"),
+            GaugeMetricFamily(
+                "daqhub_connectivity_entries", "Stored entries by state", labels=["state"]
+            ),
         )
+
+    def describe(self) -> Any:
+        """Names only, so registering the collector does not query the database."""
+        return list(self._families())
+
+    def collect(self) -> Any:
+        partitions, entries = self._families()
         try:
             with self._registry.db.read() as session:
                 now = self._registry.now(session)

@@ -27,10 +27,10 @@ from typing import Any
 
 from sqlalchemy import Boolean, Index, String, delete, event, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from starlette.concurrency import run_in_threadpool
 
 from daqhub.core.db import Base, BigIntPK, Database, JSONType, UTCDateTime, isoformat, utcnow
 from daqhub.core.events import Event, EventBus
+from daqhub.core.threads import ThreadWork
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,10 @@ class OutboxRelay:
         interval: float = 0.2,
         retention: float = 3600.0,
         tail: bool = False,
+        threads: ThreadWork,
     ) -> None:
         self._db = db
+        self._threads = threads
         self._bus = bus
         self._interval = interval
         self._retention = retention
@@ -122,7 +124,7 @@ class OutboxRelay:
             self._queue.put_nowait(early)
         self._task = asyncio.create_task(self._publish_loop(), name="daqhub-outbox")
         if self._tail:
-            self._cursor = await run_in_threadpool(self._max_id)
+            self._cursor = await self._threads.run(self._max_id)
             self._tail_task = asyncio.create_task(self._tail_loop(), name="daqhub-outbox-tail")
 
     async def stop(self) -> None:
@@ -154,7 +156,7 @@ class OutboxRelay:
         await self._bus.publish(batch)
         if self._bus.shared:
             ids = [e.id for e in batch]
-            await run_in_threadpool(self._mark_published, ids)
+            await self._threads.run(self._mark_published, ids)
 
     def _mark_published(self, ids: list[int]) -> None:
         with self._db.write() as session:
@@ -181,7 +183,7 @@ class OutboxRelay:
     async def _tail_loop(self) -> None:
         while True:
             try:
-                events = await run_in_threadpool(self._rows_after, self._cursor)
+                events = await self._threads.run(self._rows_after, self._cursor)
                 if events:
                     self._cursor = events[-1].id
                     await self._bus.publish(events)
@@ -211,7 +213,7 @@ class OutboxRelay:
                 ).all()
                 return [row.to_event() for row in rows]
 
-        events = await run_in_threadpool(stale)
+        events = await self._threads.run(stale)
         if events:
             log.warning("republishing %d events left unpublished", len(events))
             await self._publish(events)

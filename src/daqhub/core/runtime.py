@@ -20,6 +20,7 @@ from daqhub.core.events import EventBus, MemoryBus, RedisBus
 from daqhub.core.metrics import Metrics
 from daqhub.core.outbox import OutboxRelay
 from daqhub.core.tasks import TaskRunner
+from daqhub.core.threads import ThreadWork
 from daqhub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,12 @@ class Runtime:
             cache_seconds=settings.auth.cache_seconds,
             last_used_interval=settings.auth.last_used_interval,
         )
+        self.threads = ThreadWork()
         self.tasks = TaskRunner(
-            self.db, settings.data_dir, retry_interval=settings.tasks.leader_retry_interval
+            self.db,
+            settings.data_dir,
+            self.threads,
+            retry_interval=settings.tasks.leader_retry_interval,
         )
         tail = not self.bus.shared and settings.workers > 1
         if tail and self.db.dialect != "sqlite":
@@ -78,6 +83,7 @@ class Runtime:
             interval=settings.events.relay_interval,
             retention=settings.events.retention,
             tail=tail,
+            threads=self.threads,
         )
         self.tasks.periodic(
             "outbox-recover", max(settings.events.relay_interval * 10, 1.0), self.outbox.recover
@@ -139,4 +145,6 @@ class Runtime:
                 log.exception("error while stopping")
         await self.outbox.stop()
         await self.bus.stop()
+        await self.threads.drain()
         self.db.dispose()
+        self.threads.shutdown()

@@ -15,15 +15,15 @@ import fcntl
 import inspect
 import logging
 import os
+import threading
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from starlette.concurrency import run_in_threadpool
-
 from daqhub.core.db import Database
+from daqhub.core.threads import ThreadWork
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,13 @@ class FileLeaderLock:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._fd: int | None = None
+        self._guard = threading.Lock()
 
     def acquire(self) -> bool:
+        with self._guard:
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         if self._fd is not None:
             return True
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +68,10 @@ class FileLeaderLock:
         return self._fd is not None
 
     def release(self) -> None:
+        with self._guard:
+            self._release()
+
+    def _release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -71,16 +80,33 @@ class FileLeaderLock:
 
 
 class PostgresLeaderLock:
-    """A session advisory lock on a dedicated connection outside the pool."""
+    """A session advisory lock on a dedicated connection (held out of the pool while locked).
+
+    Several tasks share one lock object from different threads, so every method takes a
+    thread lock: one connection must never run two statements at once.
+    """
 
     def __init__(self, db: Database, name: str) -> None:
         self._db = db
         self._key = zlib.crc32(name.encode()) & 0x7FFF_FFFF
         self._conn: Any = None
+        self._guard = threading.Lock()
 
     def acquire(self) -> bool:
+        with self._guard:
+            return self._acquire()
+
+    def held(self) -> bool:
+        with self._guard:
+            return self._held()
+
+    def release(self) -> None:
+        with self._guard:
+            self._release()
+
+    def _acquire(self) -> bool:
         if self._conn is not None:
-            return self.held()
+            return self._held()
         conn = self._db.engine.raw_connection()
         try:
             cur = conn.cursor()
@@ -96,7 +122,7 @@ class PostgresLeaderLock:
         self._conn = conn
         return True
 
-    def held(self) -> bool:
+    def _held(self) -> bool:
         if self._conn is None:
             return False
         try:
@@ -114,7 +140,7 @@ class PostgresLeaderLock:
             self._conn.invalidate()
         self._conn = None
 
-    def release(self) -> None:
+    def _release(self) -> None:
         if self._conn is None:
             return
         try:
@@ -142,8 +168,16 @@ class _Periodic:
 class TaskRunner:
     """Runs registered periodic tasks in the event loop (sync functions in the thread pool)."""
 
-    def __init__(self, db: Database, data_dir: Path, *, retry_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        threads: ThreadWork,
+        *,
+        retry_interval: float = 1.0,
+    ) -> None:
         self._db = db
+        self._threads = threads
         self._data_dir = data_dir
         self._retry_interval = retry_interval
         self._periodic: list[_Periodic] = []
@@ -193,9 +227,10 @@ class TaskRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self._threads.drain()
         for lock in self._locks.values():
             with contextlib.suppress(Exception):
-                await run_in_threadpool(lock.release)
+                await self._threads.run(lock.release)
 
     async def _run(self, task: _Periodic) -> None:
         wake = self._wakeups[task.name]
@@ -204,7 +239,7 @@ class TaskRunner:
             try:
                 if task.singleton:
                     lock = self.lock(task.lock_name)
-                    holding = await run_in_threadpool(lock.held) or await run_in_threadpool(
+                    holding = await self._threads.run(lock.held) or await self._threads.run(
                         lock.acquire
                     )
                     if not holding:
@@ -221,9 +256,8 @@ class TaskRunner:
                 await asyncio.wait_for(wake.wait(), delay)
             wake.clear()
 
-    @staticmethod
-    async def _call(fn: TaskFn) -> None:
+    async def _call(self, fn: TaskFn) -> None:
         if inspect.iscoroutinefunction(fn):
             await fn()
         else:
-            await run_in_threadpool(fn)
+            await self._threads.run(fn)
