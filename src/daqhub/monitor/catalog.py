@@ -196,6 +196,7 @@ APP_LOGS = Resource(
         "execution_id": f.json_key(LOGS.c.extra_data, "execution_id"),
         "run_id": f.json_key(LOGS.c.extra_data, "run_id"),
         "username": f.json_key(LOGS.c.extra_data, "username"),
+        "after_id": f.Filter(lambda v: LOGS.c.id > v, f.parse_int, "must be an integer"),
     },
     ordering=(("timestamp", True), ("id", True)),
 )

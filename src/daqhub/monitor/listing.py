@@ -34,7 +34,7 @@ class Filter:
     message: str = "invalid value"
 
 
-def _int(value: str, _zone: tzinfo) -> int:
+def parse_int(value: str, _zone: tzinfo) -> int:
     text = value.strip()
     if not text.lstrip("-").isdigit():
         raise ValueError(value)
@@ -61,7 +61,7 @@ def exact(column: Any) -> Filter:
 
 
 def integer(column: Any, message: str = "must be an integer") -> Filter:
-    return Filter(lambda v: column == v, _int, message)
+    return Filter(lambda v: column == v, parse_int, message)
 
 
 def uuid_exact(column: Any, message: str = "must be a UUID") -> Filter:
@@ -81,7 +81,7 @@ def until(column: Any) -> Filter:
 
 
 def at_least(column: Any, message: str = "must be an integer") -> Filter:
-    return Filter(lambda v: column >= v, _int, message)
+    return Filter(lambda v: column >= v, parse_int, message)
 
 
 def contains(column: Any) -> Filter:

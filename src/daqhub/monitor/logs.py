@@ -13,7 +13,6 @@ At most one ``monitor.logs.appended`` event per second is recorded, never one pe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -53,6 +52,7 @@ class LogWriter:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_event = 0.0
+        self._stopping = False
         self.batches = 0
         self.records = 0
 
@@ -61,13 +61,14 @@ class LogWriter:
         self._task = asyncio.create_task(self._run(), name="daqhub-monitor-logs")
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        while self._pending:  # answer what was queued before shutdown
-            await self._flush()
+        """Finish the batch in flight and answer everything queued, then stop."""
+        task = self._task
+        if task is None or self._wake is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        await task
+        self._task = None
 
     async def write(self, values: dict[str, Any]) -> int:
         """Store one validated record; its id once committed."""
@@ -89,6 +90,8 @@ class LogWriter:
             self._wake.clear()
             while self._pending:
                 await self._flush()
+            if self._stopping:
+                return
 
     async def _flush(self) -> None:
         batch = self._pending[: self._batch_max]

@@ -57,7 +57,7 @@ def mount(routes: Routes) -> None:
         "/api/logs/summary/",
         "Log Summary",
         {"GET": Endpoint(summary, Policy.OPEN)},
-        fallback=_logs_policy,
+        fallback=lambda _method: Policy.OPEN,
     )
     add_resource(
         routes,
