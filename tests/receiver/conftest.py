@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,7 +91,11 @@ class Receiver:
         return {"token": self.token, **extra}
 
     def upload(
-        self, content: bytes, *, meta: dict[str, str] | None = None, token: str | None = None,
+        self,
+        content: bytes,
+        *,
+        meta: dict[str, str] | None = None,
+        token: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Multipart ``file=content`` with the checklist's headers (curl -F style)."""
@@ -114,6 +119,16 @@ class Receiver:
         return list(response.json()["items"])
 
 
+def body_of(response) -> object:  # type: ignore[no-untyped-def]
+    """The JSON body, checking the receiver's serialisation: sorted, compact, newline, ASCII."""
+    assert response.headers["content-type"] == "application/json"
+    text = response.content.decode("ascii")
+    assert text.endswith("\n")
+    parsed = json.loads(text)
+    assert text == json.dumps(parsed, sort_keys=True, separators=(",", ":")) + "\n"
+    return parsed
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, step: float = 0.05) -> Any:
     """Poll until ``condition()`` is truthy; its value, or AssertionError on timeout."""
     deadline = time.monotonic() + timeout
@@ -131,15 +146,23 @@ def make_receiver(
     make_client: Callable[..., TestClient], tmp_path: Path, root_files: RootFiles
 ) -> Callable[..., Receiver]:
     """The checklist setup: ``data_dir`` holds ``R`` under its stored name and
-    ``ignoreFile.txt``; ``T`` is valid with all receiver scopes."""
+    ``ignoreFile.txt``; ``T`` is valid with all receiver scopes. ``listen`` with port 80 (the
+    test client's) gives a listener restricted to the receiver."""
 
-    def make(*, populate: bool = True, token_value: str | None = None, **receiver: Any) -> Receiver:
+    def make(
+        *,
+        populate: bool = True,
+        token_value: str | None = None,
+        listen: list[str] | None = None,
+        **receiver: Any,
+    ) -> Receiver:
         data_dir = tmp_path / "data" / "receiver"
         if populate:
             data_dir.mkdir(parents=True, exist_ok=True)
             (data_dir / STORED_NAME).write_bytes(root_files.r)
             (data_dir / "ignoreFile.txt").write_text("ignore me\n")
-        client = make_client(receiver={**FAST_RECEIVER, **receiver})
+        extra: dict[str, Any] = {"listen": listen} if listen else {}
+        client = make_client(receiver={**FAST_RECEIVER, **receiver}, **extra)
         tokens = runtime_of(client).tokens
         value = tokens.create("T", scopes=["receiver"], value=token_value)
         return Receiver(client, str(value), data_dir)

@@ -29,8 +29,20 @@ def profile(name: str):  # type: ignore[no-untyped-def]
     entries = np.array([0.0, 1.0, 2.0, 2.0, 1.0, 0.0])
     axis = to_TAxis("xaxis", "", bins, 0.0, 4.0)
     return to_TProfile(
-        name, "a profile", data, 6.0, 6.0, 6.0, 9.0, 17.0, 20.0, 80.0,
-        data ** 2, entries, entries, axis,
+        name,
+        "a profile",
+        data,
+        6.0,
+        6.0,
+        6.0,
+        9.0,
+        17.0,
+        20.0,
+        80.0,
+        data**2,
+        entries,
+        entries,
+        axis,
     )
 
 

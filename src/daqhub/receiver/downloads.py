@@ -65,10 +65,10 @@ def _parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
             end = int(last) if last != "" else size - 1
         except ValueError:
             return None
+        if start >= size:
+            continue  # unsatisfiable, but well-formed
         if start < 0 or end < start:
             return None
-        if start >= size:
-            continue
         ranges.append((start, min(end, size - 1)))
     if len(ranges) > MAX_RANGES:
         return None

@@ -8,10 +8,12 @@ are parsed here (never FastAPI's 422) and each route makes one domain call.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
@@ -21,7 +23,6 @@ from daqhub.core.events import Event
 from daqhub.core.sse import stream_events
 from daqhub.receiver import downloads, gate, index, wire
 from daqhub.receiver.errors import BadQuery, FileNotFound, Gone, ObjectUnreadable
-from daqhub.receiver.models import ReceiverUpload
 from daqhub.receiver.state import ReceiverState
 from daqhub.receiver.storage import OpenedFile
 
@@ -99,9 +100,30 @@ def _read(state: ReceiverState, fn: Callable[..., T], *args: Any) -> T:
         return fn(session, *args)
 
 
-def _open_upload_file(state: ReceiverState, upload_id: str) -> tuple[OpenedFile, ReceiverUpload]:
+@dataclass(frozen=True)
+class _Located:
+    """Where an upload's bytes are, read from its index row inside the unit of work."""
+
+    upload_id: str
+    state: str
+    filename: str
+    stored_name: str
+    inode: int | None
+    sha256: str | None
+
+
+def _locate(state: ReceiverState, upload_id: str) -> _Located | None:
     with state.db.read() as session:
         row = index.get_upload(session, upload_id)
+        if row is None:
+            return None
+        return _Located(
+            row.upload_id, row.state, row.filename, row.stored_name, row.inode, row.sha256
+        )
+
+
+def _open_upload_file(state: ReceiverState, upload_id: str) -> tuple[OpenedFile, _Located]:
+    row = _locate(state, upload_id)
     if row is None:
         raise FileNotFound("Upload not found")
     if row.state == "invalid":
@@ -143,10 +165,10 @@ def mount(app: FastAPI, state: ReceiverState) -> None:
 
     async def upload(request: Request, upload_id: str) -> Response:
         await read_access(request)
-        row = await run_in_threadpool(_read, state, index.get_upload, upload_id)
-        if row is None:
+        record = await run_in_threadpool(_read, state, _record, upload_id)
+        if record is None:
             raise FileNotFound("Upload not found")
-        return wire.json_response(index.to_record(row))
+        return wire.json_response(record)
 
     async def content(request: Request, upload_id: str) -> Response:
         await read_access(request, gate.DOWNLOAD)
@@ -209,8 +231,12 @@ def mount(app: FastAPI, state: ReceiverState) -> None:
     async def run_files(request: Request, run: str) -> Response:
         await read_access(request)
         flt = upload_filter(request.query_params, run=_run_number(run))
-        rows = await run_in_threadpool(_read, state, index.run_files, flt.run, flt)
-        return wire.json_response({"items": [index.to_record(r, contents=False) for r in rows]})
+        items = await run_in_threadpool(
+            _read,
+            state,
+            lambda s: [index.to_record(r, contents=False) for r in index.run_files(s, flt.run, flt)],
+        )
+        return wire.json_response({"items": items})
 
     async def events(request: Request) -> Response:
         await read_access(request)
@@ -244,6 +270,11 @@ def mount(app: FastAPI, state: ReceiverState) -> None:
     router.add_api_route("/runs/{run}/files", run_files, methods=get, summary="A run's files")
     router.add_api_route("/events", events, methods=["GET"], summary="Receiver events (SSE)")
     app.include_router(router)
+
+
+def _record(session: Session, upload_id: str) -> dict[str, Any] | None:
+    row = index.get_upload(session, upload_id)
+    return index.to_record(row) if row is not None else None
 
 
 def _same_file(path: Any, inode: int) -> bool:
