@@ -14,8 +14,8 @@ from tests.conftest import runtime_of
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 
-# Short intervals for the monitor's background work, so tests never wait long.
-FAST_MONITOR = {"stale_sweep_interval": 30.0}
+# Short intervals for background work; no retention (fixed test timestamps are months old).
+FAST_MONITOR = {"stale_sweep_interval": 0.5, "log_retention_days": 0}
 
 
 @dataclass

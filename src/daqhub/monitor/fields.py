@@ -33,9 +33,9 @@ _DECIMAL_ZERO = re.compile(r"\.0*\s*$")
 _URL = re.compile(
     r"^(?:https?|ftps?)://"
     r"(?:[^\s:@/]+(?::[^\s@/]*)?@)?"
-    r"(?:(?:[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]{0,61}[a-z0-9\u00a1-\uffff])?\.)+"
-    r"[a-z\u00a1-\uffff][a-z0-9\u00a1-\uffff-]{0,62}\.?"
-    r"|localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])"
+    r"(?:[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]{0,61}[a-z0-9\u00a1-\uffff])?"
+    r"(?:\.[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]{0,61}[a-z0-9\u00a1-\uffff])?)*\.?"
+    r"|\[[0-9a-f:.]+\])"
     r"(?::\d{1,5})?(?:[/?#][^\s]*)?$",
     re.IGNORECASE,
 )

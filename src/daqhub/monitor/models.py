@@ -65,6 +65,7 @@ class AppLog(Base):
     __table_args__ = (
         Index("ix_swf_applog_ts_app_inst", "timestamp", "app_name", "instance_name"),
         Index("ix_swf_applog_app_inst_ts", "app_name", "instance_name", "timestamp"),
+        {"sqlite_autoincrement": True},  # ids never reused after retention (log tailing)
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("thread", sa.BigInteger(), nullable=False),
         sa.Column("extra_data", JSON, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_swf_applog")),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "ix_swf_applog_app_inst_ts",
