@@ -146,7 +146,7 @@ def postgres_url(postgres_server_url: str) -> str:
     return postgres_server_url
 
 
-# -- redis -------------------------------------------------------------------------------------------
+# -- redis ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -223,6 +223,7 @@ class ServerProcess:
     process: subprocess.Popen[str]
     addresses: list[tuple[str, int, str]]
     stderr_lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -238,14 +239,22 @@ class ServerProcess:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self._close()
 
     def kill(self) -> None:
         """SIGKILL the whole process group (workers too)."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        if self.reader is not None:
+            self.reader.join(timeout=5)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 def start_server(
@@ -271,12 +280,15 @@ def start_server(
             server.stderr_lines.append(line)
             match = LISTEN_RE.search(line)
             if match:
-                server.addresses.append((match.group(1).strip("[]"), int(match.group(2)), match.group(3)))
-            if "Application startup complete" in line or "Started parent process" in line:
-                if len(server.addresses) >= expect:
-                    ready.set()
+                server.addresses.append(
+                    (match.group(1).strip("[]"), int(match.group(2)), match.group(3))
+                )
+            started = "Application startup complete" in line
+            if started and len(server.addresses) >= expect:
+                ready.set()
 
-    threading.Thread(target=pump, daemon=True).start()
+    server.reader = threading.Thread(target=pump, daemon=True)
+    server.reader.start()
     deadline = time.monotonic() + timeout
     while not ready.is_set():
         if process.poll() is not None:

@@ -107,9 +107,8 @@ def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
     )
     from uvicorn.supervisors import Multiprocess
 
-    server = uvicorn.Server(config)
     try:
-        Multiprocess(config, target=server.run, sockets=sockets).run()
+        Multiprocess(config, sockets=sockets).run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

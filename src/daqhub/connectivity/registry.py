@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -70,14 +71,15 @@ class Registry:
         self.settings = settings
         self.cache = PartitionCache(settings.max_partitions)
         self.stats = Statistics(db)
-        self._clock = clock
+        self.clock = clock
+        """Overrides the database clock (tests use a manual clock to step through TTLs)."""
 
     @property
     def ttl(self) -> float:
         return self.settings.entry_ttl
 
     def now(self, session: Session) -> float:
-        return self._clock(session) if self._clock else self.db.now(session)
+        return self.clock(session) if self.clock else self.db.now(session)
 
     # -- partition row locking ----------------------------------------------------------------
 
@@ -112,13 +114,20 @@ class Registry:
         return partition
 
     def _event(
-        self, session: Session, partition: ConnPartition, kind: str, data: dict[str, Any]
+        self,
+        session: Session,
+        partition: ConnPartition,
+        kind: str,
+        data: dict[str, Any],
+        now: float | None = None,
     ) -> None:
+        """Record a change event; its time is the registry clock's (the one TTLs use)."""
         partition.event_seq += 1
         emit(
             session,
             f"connectivity.{kind}",
             {"partition": partition.name, "seq": partition.event_seq, **data},
+            at=datetime.fromtimestamp(now, UTC) if now is not None else None,
         )
 
     # -- publish ----------------------------------------------------------------------------------
@@ -131,7 +140,7 @@ class Registry:
             if partition is None:
                 partition = self._create_partition(session, request.partition, now)
             if created and partition.event_seq == 0:
-                self._event(session, partition, "partition.created", {})
+                self._event(session, partition, "partition.created", {}, now=now)
             outcome = self._upsert(session, partition, request.connections, now, publisher)
         return PublishOutcome(created, *outcome)
 
@@ -196,6 +205,7 @@ class Registry:
                     partition,
                     "connection.added",
                     {**_conn_data(conn), "publisher": publisher},
+                    now=now,
                 )
                 continue
             updates.append(
@@ -219,6 +229,7 @@ class Registry:
                     partition,
                     "connection.changed",
                     {"uid": conn.uid, "old": before, "new": after, "publisher": publisher},
+                    now=now,
                 )
             if now - old.last_published >= self.ttl:
                 revived += 1
@@ -227,6 +238,7 @@ class Registry:
                     partition,
                     "connection.revived",
                     {**_conn_data(conn), "publisher": publisher},
+                    now=now,
                 )
         if inserts:
             session.execute(insert(ConnEntry), inserts)
@@ -302,6 +314,7 @@ class Registry:
             partition = self._locked_partition(session, request.partition)
             if partition is None:
                 raise PartitionNotFound(request.partition)
+            now = self.now(session)
             existing = self._existing(session, partition.id, request.uids)
             missing = [uid for uid in request.uids if uid not in existing]
             if existing:
@@ -314,15 +327,19 @@ class Registry:
                 partition.epoch += 1
                 partition.rev += 1
                 for uid in existing:
-                    self._event(session, partition, "connection.retracted", {"uid": uid})
+                    self._event(session, partition, "connection.retracted", {"uid": uid}, now=now)
             if partition.entry_count <= 0:
-                self._drop_partition(session, partition, "retract")
+                self._drop_partition(session, partition, "retract", now)
         if missing:
             raise ConnectionsNotFound(request.partition, missing)
 
-    def _drop_partition(self, session: Session, partition: ConnPartition, reason: str) -> None:
+    def _drop_partition(
+        self, session: Session, partition: ConnPartition, reason: str, now: float
+    ) -> None:
         count = partition.entry_count
-        self._event(session, partition, "partition.retracted", {"entries": count, "reason": reason})
+        self._event(
+            session, partition, "partition.retracted", {"entries": count, "reason": reason}, now=now
+        )
         session.execute(delete(ConnEntry).where(ConnEntry.partition_id == partition.id))
         session.delete(partition)
 
@@ -332,7 +349,7 @@ class Registry:
             if partition is None:
                 raise PartitionNotFound(name)
             count = partition.entry_count
-            self._drop_partition(session, partition, "retract-partition")
+            self._drop_partition(session, partition, "retract-partition", self.now(session))
         self.cache.forget(name)
         return count
 
@@ -365,13 +382,14 @@ class Registry:
                 partition.epoch += 1
                 partition.rev += 1
                 removed += count
+            session.flush()
             empty = session.scalars(
                 select(ConnPartition).where(
                     ConnPartition.entry_count <= 0, ConnPartition.last_publish_at <= cutoff
                 )
             ).all()
             for partition in empty:
-                self._drop_partition(session, partition, "purge")
+                self._drop_partition(session, partition, "purge", now)
         return removed
 
     def sweep_expired(self) -> int:
@@ -411,6 +429,7 @@ class Registry:
                         "last_published": row.last_published,
                         "age_s": now - row.last_published,
                     },
+                    now=now,
                 )
             ids = [row.id for row in rows]
             for start in range(0, len(ids), _IN_CHUNK):

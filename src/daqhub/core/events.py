@@ -241,9 +241,8 @@ class RedisBus:
     def __init__(
         self, url: str, *, prefix: str = "daqhub", history: int = 10_000, queue_size: int = 1000
     ) -> None:
-        import redis.asyncio as aioredis
-
-        self._redis = aioredis.from_url(url)
+        self._url = url
+        self._redis: Any = None
         self._channel = f"{prefix}:events"
         self._stream = f"{prefix}:events:history"
         self._history = history
@@ -252,6 +251,10 @@ class RedisBus:
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.from_url(self._url)
+        self._ready = asyncio.Event()
         await self._redis.ping()
         self._reader = asyncio.create_task(self._read_loop(), name="daqhub-redis-events")
         await asyncio.wait_for(self._ready.wait(), 10)
@@ -261,7 +264,10 @@ class RedisBus:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-        await self._redis.aclose()
+            self._reader = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
 
     async def publish(self, events: list[Event]) -> None:
         if not events:

@@ -92,8 +92,15 @@ class OutboxRelay:
         self._cursor = 0
         self._lock = threading.Lock()
         self._early: list[Event] = []
-        event.listen(db.session_factory, "after_commit", self._after_commit)
-        event.listen(db.session_factory, "after_rollback", self._after_rollback)
+        self._listening = False
+        self.listen()
+
+    def listen(self) -> None:
+        """Hook the session factory: committed outbox rows are handed to this relay."""
+        if not self._listening:
+            event.listen(self._db.session_factory, "after_commit", self._after_commit)
+            event.listen(self._db.session_factory, "after_rollback", self._after_rollback)
+            self._listening = True
 
     # -- session hooks (run in whichever thread committed) -------------------------------------
 
@@ -116,6 +123,7 @@ class OutboxRelay:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.listen()
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         with self._lock:
@@ -137,8 +145,10 @@ class OutboxRelay:
             while not self._queue.empty():
                 await self._publish(self._queue.get_nowait())
         self._loop = None
-        event.remove(self._db.session_factory, "after_commit", self._after_commit)
-        event.remove(self._db.session_factory, "after_rollback", self._after_rollback)
+        if self._listening:
+            event.remove(self._db.session_factory, "after_commit", self._after_commit)
+            event.remove(self._db.session_factory, "after_rollback", self._after_rollback)
+            self._listening = False
 
     async def _publish_loop(self) -> None:
         assert self._queue is not None

@@ -19,10 +19,14 @@ T = TypeVar("T")
 
 class ThreadWork:
     def __init__(self, max_workers: int = 4, name: str = "daqhub-background") -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+        self._max_workers = max_workers
+        self._name = name
+        self._pool: ThreadPoolExecutor | None = None
         self._inflight: set[asyncio.Future[Any]] = set()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:  # created on first use, again after a shutdown
+            self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix=self._name)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, functools.partial(fn, *args))
         self._inflight.add(future)
@@ -36,4 +40,6 @@ class ThreadWork:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
