@@ -3,7 +3,8 @@
 * **scan** (``scan_interval``): compares the data directory with the index. A ``stored`` file
   that left the directory (Overwatch processing moves files into ``Run<run>/<SYS>/``) becomes
   ``consumed``; a listable file the index does not know (there before daqhub, or written by a
-  process that died before committing) is imported with ``origin: preexisting``.
+  process that died before committing) is imported with ``origin: preexisting``, and hashed and
+  inspected right after.
 * **sweep** (``sweep_interval``): removes staging files older than ``temp_max_age``.
 * **retention** (``retention_interval``): purges quarantined payloads older than
   ``quarantine_retention``.
@@ -82,6 +83,7 @@ class Housekeeping:
                 imported += 1
         if consumed or imported:
             log.info("scan: %d consumed, %d imported", consumed, imported)
+        self.scrub(unhashed_only=True)  # checksums and objects of imported files, soon
         return {"consumed": consumed, "imported": imported}
 
     def _preexisting(self, name: str, info: os.stat_result) -> ReceiverUpload:
@@ -138,12 +140,15 @@ class Housekeeping:
 
     # -- scrub -------------------------------------------------------------------------------------
 
-    def scrub(self) -> dict[str, int]:
+    def scrub(self, *, unhashed_only: bool = False) -> dict[str, int]:
+        """Hash files not hashed yet (pre-existing ones), then re-verify the longest unverified,
+        up to ``scrub_batch_bytes`` per pass."""
         budget = self.state.settings.scrub_batch_bytes
         checked = mismatched = 0
         with self.state.db.read() as session:
             rows = [
-                (r.id, r.filename, r.inode, r.sha256, r.size) for r in index.rows_to_scrub(session)
+                (r.id, r.filename, r.inode, r.sha256, r.size)
+                for r in index.rows_to_scrub(session, unhashed_only=unhashed_only)
             ]
         for row_id, filename, inode, expected, size in rows:
             if budget <= 0:

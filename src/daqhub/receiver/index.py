@@ -351,19 +351,21 @@ def expired_invalid(session: Session, before: datetime, limit: int = 1000) -> li
     )
 
 
-def rows_to_scrub(session: Session, limit: int = 200) -> list[ReceiverUpload]:
+def rows_to_scrub(
+    session: Session, *, unhashed_only: bool = False, limit: int = 200
+) -> list[ReceiverUpload]:
     """Stored rows, never-hashed and never-verified first, then the longest unverified."""
+    query = select(ReceiverUpload).where(ReceiverUpload.state == "stored")
+    if unhashed_only:
+        query = query.where(ReceiverUpload.sha256.is_(None))
     return list(
         session.scalars(
-            select(ReceiverUpload)
-            .where(ReceiverUpload.state == "stored")
-            .order_by(
+            query.order_by(
                 ReceiverUpload.sha256.is_not(None),
                 ReceiverUpload.verified_at.is_not(None),
                 ReceiverUpload.verified_at,
                 ReceiverUpload.id,
-            )
-            .limit(limit)
+            ).limit(limit)
         )
     )
 

@@ -234,7 +234,9 @@ def mount(app: FastAPI, state: ReceiverState) -> None:
         items = await run_in_threadpool(
             _read,
             state,
-            lambda s: [index.to_record(r, contents=False) for r in index.run_files(s, flt.run, flt)],
+            lambda s: [
+                index.to_record(r, contents=False) for r in index.run_files(s, flt.run, flt)
+            ],
         )
         return wire.json_response({"items": items})
 
