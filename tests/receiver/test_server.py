@@ -1,0 +1,399 @@
+"""The receiver behind real ``daqhub serve`` processes, where sockets matter: raw HTTP/1.0 and
+chunked uploads with ``Expect: 100-continue``, traversal attempts on the wire, SIGKILL during
+large uploads, two replicas sharing a data directory and database, live events
+(spec §2.1, §2.6.9, §3.4, §3.10; checklist 27, 28, 30, 32)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from daqhub.core.auth import TokenStore, load_secret_key
+from daqhub.core.db import Database
+from tests.conftest import ServerProcess
+from tests.receiver import rootdata
+from tests.receiver.conftest import META, RECEIVED_TEST, RootFiles, wait_for
+
+SERVER_ENV = {
+    "DAQHUB_RECEIVER__SCAN_INTERVAL": "0.2",
+    "DAQHUB_RECEIVER__VALIDATION_WORKERS": "1",
+    "DAQHUB_EVENTS__RELAY_INTERVAL": "0.05",
+}
+
+
+def make_token(data_dir: Path, database_url: str, name: str = "T") -> str:
+    db = Database(database_url)
+    try:
+        return TokenStore(db, load_secret_key(data_dir, None)).create(name, scopes=["receiver"])
+    finally:
+        db.dispose()
+
+
+def start(
+    serve: Callable[..., ServerProcess],
+    data_dir: Path,
+    database_url: str,
+    env: dict[str, str] | None = None,
+) -> ServerProcess:
+    return serve(
+        [
+            "--data-dir",
+            str(data_dir),
+            "--database-url",
+            database_url,
+            "--listen",
+            "127.0.0.1:0=receiver",
+        ],
+        {**SERVER_ENV, **(env or {})},
+    )
+
+
+def raw_exchange(port: int, request: bytes, *, read_until_close: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+            if not read_until_close and b"\r\n\r\n" in b"".join(chunks):
+                break
+        return b"".join(chunks)
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length body, from a connection that stays open."""
+    raw = b""
+    while True:
+        more = sock.recv(65536)
+        if not more:
+            return raw
+        raw += more
+        if b"\r\n\r\n" in raw:
+            _status, headers, body = split_response(raw)
+            if len(body) >= int(headers.get("content-length", "0")):
+                return raw
+
+
+def split_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def server(
+    serve: Callable[..., ServerProcess], tmp_path: Path, database_url: str
+) -> tuple[ServerProcess, str, Path]:
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir, database_url)
+    return start(serve, data_dir, database_url), token, data_dir / "receiver"
+
+
+def meta_lines(token: str, **extra: str) -> bytes:
+    headers = {**META, "token": token, **extra}
+    return b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
+
+
+def test_28_chunked_upload_with_expect_100_continue(
+    server: tuple[ServerProcess, str, Path], root_files: RootFiles
+) -> None:
+    process, token, data_dir = server
+    with socket.create_connection(("127.0.0.1", process.port()), timeout=10) as sock:
+        sock.sendall(
+            b"POST /rest/api/files HTTP/1.1\r\nHost: receiver:8080\r\n"
+            + meta_lines(token)
+            + b"Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        interim = sock.recv(4096)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        data = root_files.r
+        for start_at in range(0, len(data), 4000):
+            piece = data[start_at : start_at + 4000]
+            sock.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+        raw = read_response(sock)
+    status, _headers, body = split_response(raw)
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["received"] == RECEIVED_TEST
+    assert answer["filename"] == "EMChistos_123456_DQM_1970_01_02_16_07_24.root"
+    assert "Transfer-Encoding" in answer["receivedHeaders"]
+    assert (data_dir / answer["filename"]).read_bytes() == root_files.r
+
+
+def test_no_100_continue_before_the_checks(server: tuple[ServerProcess, str, Path]) -> None:
+    process, token, data_dir = server
+    for headers, expected in [
+        (meta_lines("wrong"), 400),
+        (meta_lines(token, runNumber="abc"), 400),
+        (meta_lines(token) + b"Content-Length: 999999999999\r\n", 413),
+    ]:
+        raw = raw_exchange(
+            process.port(),
+            b"POST /rest/api/files HTTP/1.1\r\nHost: x\r\n"
+            + headers
+            + (b"" if b"Content-Length" in headers else b"Content-Length: 10\r\n")
+            + b"Expect: 100-continue\r\nConnection: close\r\n\r\n",
+        )
+        assert not raw.startswith(b"HTTP/1.1 100"), raw[:200]
+        assert split_response(raw)[0] == expected
+    assert not any((data_dir / ".daqhub-incoming").iterdir())
+
+
+def test_http_1_0_upload_and_list(
+    server: tuple[ServerProcess, str, Path], root_files: RootFiles
+) -> None:
+    process, token, _data_dir = server
+    data = root_files.r
+    raw = raw_exchange(
+        process.port(),
+        b"POST /rest/api/files HTTP/1.0\r\n"
+        + meta_lines(token)
+        + f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data,
+    )
+    status, _headers, body = split_response(raw)
+    assert status == 200
+    assert "Host" not in json.loads(body)["receivedHeaders"]
+    listing = raw_exchange(
+        process.port(), f"GET /rest/api/files HTTP/1.0\r\ntoken: {token}\r\n\r\n".encode()
+    )
+    assert (
+        split_response(listing)[2]
+        == b'{"files":["EMChistos_123456_DQM_1970_01_02_16_07_24.root"]}\n'
+    )
+
+
+TRAVERSALS = [
+    "/rest/api/files/../../etc/passwd",
+    "/rest/api/files/..%2F..%2Fetc%2Fpasswd",
+    "/rest/api/files/..",
+    "/rest/api/files/%2E%2E",
+    "/rest/api/files/..%2Fdaqhub.db",
+    "/rest/api/files/..%2Fsecret.key",
+    "/rest/api/files/%2Fetc%2Fpasswd",
+    "/rest/api/files/.daqhub-quarantine",
+    "/rest/api/files/%00",
+]
+
+
+def test_path_traversal_on_the_wire(server: tuple[ServerProcess, str, Path]) -> None:
+    process, token, _data_dir = server
+    for target in TRAVERSALS:
+        request = f"GET {target} HTTP/1.1\r\nHost: x\r\ntoken: {token}\r\nConnection: close\r\n\r\n"
+        raw = raw_exchange(process.port(), request.encode())
+        status, headers, body = split_response(raw)
+        assert status == 404, target
+        assert headers["content-type"] == "application/json"
+        assert json.loads(body)["status"] == 404
+        assert b"root:" not in body
+
+
+def test_client_disconnect_mid_body_keeps_nothing(server: tuple[ServerProcess, str, Path]) -> None:
+    process, token, data_dir = server
+    incoming = data_dir / ".daqhub-incoming"
+    size = 8 << 20
+    with socket.create_connection(("127.0.0.1", process.port()), timeout=10) as sock:
+        sock.sendall(
+            b"POST /rest/api/files HTTP/1.1\r\nHost: x\r\n"
+            + meta_lines(token, amoreAgent="TPC")
+            + f"Content-Length: {size}\r\n\r\n".encode()
+            + b"r" * (size // 2)
+        )
+        wait_for(lambda: any(incoming.glob("*.part")), timeout=10)
+    wait_for(lambda: not any(incoming.iterdir()), timeout=10)
+    assert not any(p.name.startswith("TPC") for p in data_dir.iterdir())
+
+
+def test_download_keeps_its_bytes_while_the_file_is_replaced(
+    server: tuple[ServerProcess, str, Path], tmp_path: Path
+) -> None:
+    process, token, data_dir = server
+    big = tmp_path / "big.root"
+    rootdata.write_large(big, 24)
+    original = big.read_bytes()
+    name = "HLThistos_5_DQM_1970_01_01_01_00_00.root"
+    (data_dir / name).write_bytes(original)
+    url = f"{process.url}/rest/api/files/{name}"
+    with httpx.stream("GET", url, headers={"token": token}, timeout=30) as response:
+        assert response.status_code == 200
+        received = bytearray()
+        chunks = response.iter_bytes(1 << 16)
+        received += next(chunks)
+        replacement = data_dir / "replacement.tmp"
+        replacement.write_bytes(b"other bytes" * 1000)
+        os.replace(replacement, data_dir / name)
+        for chunk in chunks:
+            received += chunk
+    assert bytes(received) == original
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_27_sigkill_during_large_uploads(
+    serve: Callable[..., ServerProcess],
+    tmp_path: Path,
+    database_url: str,
+    root_files: RootFiles,
+) -> None:
+    """Kill -9 with large uploads in flight: after a restart no partial or corrupt file is
+    listed or downloadable, every acknowledged upload is intact, and leftovers get swept."""
+    data_dir = tmp_path / "data"
+    receiver_dir = data_dir / "receiver"
+    token = make_token(data_dir, database_url)
+    large = tmp_path / "large.root"
+    rootdata.write_large(large, 48)
+    large_bytes = large.read_bytes()
+    process = start(serve, data_dir, database_url)
+    base = process.url
+
+    def post(content: Any, run: int, agent: str = "EMC") -> httpx.Response:
+        headers = {
+            "token": token,
+            "runNumber": str(run),
+            "timeStamp": "1530000000",
+            "amoreAgent": agent,
+            "Content-Type": "application/octet-stream",
+        }
+        if isinstance(content, bytes):
+            headers["Content-Length"] = str(len(content))
+        return httpx.post(f"{base}/rest/api/files", content=content, headers=headers, timeout=60)
+
+    # Acknowledged before the kill: small files, one large file, and the file that an
+    # in-flight upload will try to replace.
+    acknowledged: dict[str, str] = {}
+    for run in (1, 2, 3):
+        answer = post(root_files.r, run)
+        assert answer.status_code == 200
+        acknowledged[answer.json()["filename"]] = answer.headers["x-daqhub-sha256"]
+    answer = post(large_bytes, 10)
+    assert answer.status_code == 200
+    acknowledged[answer.json()["filename"]] = answer.headers["x-daqhub-sha256"]
+    assert answer.headers["x-daqhub-sha256"] == hashlib.sha256(large_bytes).hexdigest()
+
+    release = threading.Event()
+
+    def stalled_body() -> Iterator[bytes]:
+        half = len(large_bytes) // 2
+        for offset in range(0, half, 1 << 20):
+            yield large_bytes[offset : min(offset + (1 << 20), half)]
+        release.wait(30)
+        yield large_bytes[half:]
+
+    in_flight_runs = [1, 20, 21]  # run 1 replaces an acknowledged name
+    with ThreadPoolExecutor(len(in_flight_runs)) as pool:
+        futures = [pool.submit(post, stalled_body(), run) for run in in_flight_runs]
+        incoming = receiver_dir / ".daqhub-incoming"
+        wait_for(
+            lambda: (
+                len([p for p in incoming.glob("*.part") if p.stat().st_size > 1 << 20])
+                >= len(in_flight_runs)
+            ),
+            timeout=30,
+        )
+        process.kill()
+        release.set()
+        for future in futures:
+            with pytest.raises(httpx.HTTPError):
+                future.result(timeout=30)
+
+    leftovers = list((receiver_dir / ".daqhub-incoming").glob("*.part"))
+    assert leftovers, "the kill should leave staging files behind"
+    # Once older than an hour, the start-up sweep removes them.
+    old = time.time() - 7200
+    for leftover in leftovers:
+        os.utime(leftover, (old, old))
+
+    restarted = start(serve, data_dir, database_url)
+    client = httpx.Client(base_url=restarted.url, headers={"token": token}, timeout=60)
+    listed = client.get("/rest/api/files").json()["files"]
+    assert sorted(listed) == sorted(acknowledged)
+    for name, sha in acknowledged.items():
+        body = client.get(f"/rest/api/files/{name}").content
+        assert hashlib.sha256(body).hexdigest() == sha, name
+    wait_for(lambda: not any((receiver_dir / ".daqhub-incoming").glob("*.part")), timeout=15)
+    stored = client.get("/api/v1/receiver/uploads", params={"state": "stored"}).json()["items"]
+    assert {r["filename"]: r["sha256"] for r in stored} == acknowledged
+    client.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=False)
+def test_32_two_replicas_share_data_and_tokens(
+    serve: Callable[..., ServerProcess],
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    root_files: RootFiles,
+    backend: str,
+) -> None:
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir, database_url)
+    env = {"DAQHUB_REDIS_URL": redis_url, "DAQHUB_EVENTS__REDIS_PREFIX": f"t{os.getpid()}{backend}"}
+    replica_a = start(serve, data_dir, database_url, env)
+    replica_b = start(serve, data_dir, database_url, env)
+    a = httpx.Client(base_url=replica_a.url, headers={"token": token}, timeout=30)
+    b = httpx.Client(base_url=replica_b.url, headers={"token": token}, timeout=30)
+    events: list[dict[str, Any]] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        with b.stream("GET", "/api/v1/receiver/events", timeout=30) as stream:
+            for line in stream.iter_lines():
+                connected.set()
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert connected.wait(10)
+    answer = a.post(
+        "/rest/api/files",
+        files={"file": ("x.root", root_files.r)},
+        headers={"runNumber": "77", "timeStamp": "0", "amoreAgent": "TPC"},
+    )
+    assert answer.status_code == 200
+    name = answer.json()["filename"]
+    assert b.get("/rest/api/files").json() == {"files": [name]}
+    assert b.get(f"/rest/api/files/{name}").content == root_files.r
+    listener.join(10)
+    assert events[0]["type"] == "receiver.file.received"
+    assert events[0]["data"]["upload_id"] == answer.headers["x-daqhub-upload-id"]
+
+    db = Database(database_url)
+    try:
+        TokenStore(db, load_secret_key(data_dir, None)).revoke("T")
+    finally:
+        db.dispose()
+    revoked_at = time.monotonic()
+    for client in (a, b):
+        wait_for(
+            lambda c=client: c.get("/").json() == {"message": "Received token, but it is invalid!"},
+            timeout=5,
+        )
+    assert time.monotonic() - revoked_at < 5
+    a.close()
+    b.close()
