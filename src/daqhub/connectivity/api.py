@@ -36,7 +36,7 @@ from daqhub.connectivity.requests import (
 )
 from daqhub.connectivity.state import ConnectivityState
 from daqhub.core.errors import ErrorFormats, json_response
-from daqhub.core.http import bearer_or_token, client_address
+from daqhub.core.http import add_route, bearer_or_token, client_address
 
 log = logging.getLogger("daqhub.connectivity")
 audit = logging.getLogger("daqhub.audit")
@@ -153,7 +153,6 @@ def mount(
             state.rejected(exc.code)
             return render_error(exc)
 
-    @router.api_route("/publish", methods=["POST"])
     async def publish(request: Request) -> Response:
         async def go() -> Response:
             body = await read_body(request, settings.max_body_bytes)
@@ -175,7 +174,6 @@ def mount(
 
         return await handle(request, go)
 
-    @router.api_route("/getconnection/{partition}", methods=["GET", "POST"])
     async def getconnection(request: Request, partition: str) -> Response:
         async def go() -> Response:
             body = await read_body(request, settings.max_body_bytes)
@@ -211,7 +209,6 @@ def mount(
 
         return await handle(request, go)
 
-    @router.api_route("/retract", methods=["POST"])
     async def retract(request: Request) -> Response:
         async def go() -> Response:
             body = await read_body(request, settings.max_body_bytes)
@@ -235,10 +232,6 @@ def mount(
 
         return await handle(request, go)
 
-    router.add_api_route("/retract-partition", retract_partition, methods=["POST"])
-    router.add_api_route("/retract-session", retract_partition, methods=["POST"])
-
-    @router.api_route("/stats", methods=["GET"])
     async def stats(request: Request) -> Response:
         async def go() -> Response:
             counters = await run(request, registry.stats.read)
@@ -246,7 +239,6 @@ def mount(
 
         return await handle(request, go)
 
-    @router.api_route("/resetStats", methods=["GET", "POST"])
     async def reset_stats(request: Request) -> Response:
         async def go() -> Response:
             check_admin(request)
@@ -255,7 +247,6 @@ def mount(
 
         return await handle(request, go)
 
-    @router.api_route("/resetService", methods=["GET", "POST"])
     async def reset_service(request: Request) -> Response:
         async def go() -> Response:
             check_admin(request)
@@ -265,7 +256,6 @@ def mount(
 
         return await handle(request, go)
 
-    @router.api_route("/purge", methods=["GET", "POST"])
     async def purge(request: Request) -> Response:
         async def go() -> Response:
             check_admin(request)
@@ -277,16 +267,25 @@ def mount(
 
         return await handle(request, go)
 
-    @router.api_route("/live", methods=["GET"])
     async def live() -> Response:
         return ok()
 
-    @router.api_route("/ready", methods=["GET"])
     async def ready() -> Response:
         if await run_in_threadpool(state.is_ready):
             return ok()
         return HTMLResponse("Not Ready", status_code=503)
 
+    add_route(router, "/publish", publish, ["POST"])
+    add_route(router, "/getconnection/{partition}", getconnection, ["GET", "POST"])
+    add_route(router, "/retract", retract, ["POST"])
+    add_route(router, "/retract-partition", retract_partition, ["POST"])
+    add_route(router, "/retract-session", retract_partition, ["POST"], name="retract_session")
+    add_route(router, "/stats", stats, ["GET"])
+    add_route(router, "/resetStats", reset_stats, ["GET", "POST"])
+    add_route(router, "/resetService", reset_service, ["GET", "POST"])
+    add_route(router, "/purge", purge, ["GET", "POST"])
+    add_route(router, "/live", live, ["GET"])
+    add_route(router, "/ready", ready, ["GET"])
     app.include_router(router)
     formats.add(_owns, router_error)
     if restricted:

@@ -98,6 +98,10 @@ class ErrorFormats:
             message = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
             if exc.status_code in (404, 405):
                 message = _phrase(exc.status_code)
+            if exc.status_code == 405:
+                from daqhub.core.http import allowed_methods
+
+                headers["Allow"] = ", ".join(allowed_methods(request))
             return self.for_path(request.url.path)(request, exc.status_code, message, headers)
 
         async def validation_error(request: Request, exc: Exception) -> Response:

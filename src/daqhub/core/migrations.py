@@ -8,11 +8,13 @@ that depends on the ``core`` branch, so services evolve their tables independent
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 
 from daqhub.core.db import Database
 
@@ -40,6 +42,10 @@ def upgrade(url: str, revision: str = "heads") -> None:
 
 
 def current(url: str) -> set[str]:
+    """The revisions the database is at (empty for a database not created yet)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").exists():
+        return set()
     engine = Database.unpooled(url)
     try:
         with engine.connect() as conn:
