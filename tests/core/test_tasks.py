@@ -31,7 +31,7 @@ def test_file_lock_is_freed_when_the_holder_dies(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys,time; from pathlib import Path; from daqhub.core.tasks import FileLeaderLock;"
+            "import time; from pathlib import Path; from daqhub.core.tasks import FileLeaderLock;"
             f"l=FileLeaderLock(Path({str(path)!r})); assert l.acquire(); print('held', flush=True);"
             "time.sleep(60)",
         ],
