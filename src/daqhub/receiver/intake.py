@@ -1,9 +1,9 @@
 """Streaming a request body to a staging file (spec §2.6.4, §2.6.9 steps 4-6, §3.3, §4.2).
 
-The body is never held whole in memory. The event loop collects ~1 MiB batches from the ASGI
+The body is never held whole in memory. The event loop collects ~4 MiB batches from the ASGI
 stream and counts bytes against ``max_upload_bytes`` (413 the moment the limit passes); each
-batch is parsed (multipart) or taken as is (raw body), hashed and written in a worker thread,
-while the loop already receives the next batch. The payload is
+batch is parsed (multipart) or taken as is (raw body), then hashed and written by two worker
+threads at once, while the loop already receives the next batch. The payload is
 
 * the first multipart part named ``file`` (its filename parameter is ignored);
 * nothing for ``application/x-www-form-urlencoded``, or for a multipart body that does not parse;
@@ -21,7 +21,7 @@ import binascii
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -32,7 +32,8 @@ from daqhub.core.files import AtomicWriter
 from daqhub.receiver.errors import ChecksumMismatch, PayloadTooLarge
 from daqhub.receiver.storage import Storage
 
-BATCH_BYTES = 1 << 20
+BATCH_BYTES = 4 << 20
+"""Body bytes handed to a worker thread at a time (as the received chunks, never joined)."""
 DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5"}
 
 
@@ -84,7 +85,7 @@ class _Digests:
 
 
 class _Sink:
-    """Runs in worker threads, one batch at a time: parse, hash and write."""
+    """Parses, hashes and writes the body, one batch at a time."""
 
     def __init__(
         self,
@@ -113,6 +114,7 @@ class _Sink:
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._part_headers: dict[str, bytes] = {}
+        self._pieces: list[bytes | memoryview] = []
         mime, params = parse_options_header(content_type or "")
         if mime == b"multipart/form-data":
             self.multipart = True
@@ -165,7 +167,7 @@ class _Sink:
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file_part:
-            self._write_payload(data[start:end])
+            self._write_payload(memoryview(data)[start:end])
 
     def _on_part_end(self) -> None:
         if self._in_file_part:
@@ -173,34 +175,52 @@ class _Sink:
             self.payload_done = True
 
     # -- batches --------------------------------------------------------------------------------
+    #
+    # A batch is parsed first (cheap: it only locates the payload's bytes), then the payload
+    # pieces are hashed and written by two threads at once, the hashing and the disk write
+    # being the two costly steps and both releasing the GIL.
 
     def _write_payload(self, chunk: bytes | memoryview) -> None:
-        if not chunk:
-            return
-        assert self.writer is not None
-        self._payload_hash.update(chunk)
-        for hasher in self._payload_extra.values():
-            hasher.update(chunk)
-        self.writer.write(bytes(chunk) if isinstance(chunk, memoryview) else chunk)
-        self.payload_size += len(chunk)
+        if chunk:
+            self._pieces.append(chunk)
 
-    def feed(self, batch: bytes) -> None:
+    def parse(self, batch: list[bytes]) -> list[bytes | memoryview]:
+        """The payload bytes of ``batch`` (creating the staging file when the payload starts)."""
+        self._pieces = []
+        for chunk in batch:
+            if self.ignore_body or self.broken:
+                break
+            if not self.multipart:
+                if self.writer is None:
+                    self.writer = self._storage.new_writer()
+                self._write_payload(chunk)
+                continue
+            assert self.parser is not None
+            try:
+                self.parser.write(chunk)
+            except MultipartParseError:
+                self._break()
+        return self._pieces if self.writer is not None else []
+
+    def hash(self, batch: list[bytes], pieces: list[bytes | memoryview]) -> None:
         for hasher in self._body_hashes.values():
-            hasher.update(batch)
-        if self.ignore_body or self.broken:
-            return
-        if not self.multipart:
-            if self.writer is None:
-                self.writer = self._storage.new_writer()
-            self._write_payload(batch)
-            return
-        assert self.parser is not None
-        try:
-            self.parser.write(batch)
-        except MultipartParseError:
-            self._break()
+            for chunk in batch:
+                hasher.update(chunk)
+        for piece in pieces:
+            self._payload_hash.update(piece)
+            for hasher in self._payload_extra.values():
+                hasher.update(piece)
 
-    def finish(self) -> None:
+    def write(self, pieces: list[bytes | memoryview]) -> None:
+        if self.writer is None:
+            return
+        for piece in pieces:
+            self.writer.write(cast(bytes, piece))  # any buffer: AtomicWriter takes a memoryview
+            self.payload_size += len(piece)
+
+    def finish(self) -> list[bytes | memoryview]:
+        """Payload bytes the parser still held; marks bodies that did not parse."""
+        self._pieces = []
         if self.parser is not None and not self.broken:
             try:
                 self.parser.finalize()
@@ -209,6 +229,7 @@ class _Sink:
             # A body that stops before its closing boundary did not parse.
             if not self.broken and self.parser.state.name != "END":
                 self._break()
+        return self._pieces if self.writer is not None else []
 
     def _break(self) -> None:
         self.broken = True
@@ -259,6 +280,13 @@ async def receive_payload(
     batch: list[bytes] = []
     batch_size = 0
     pending: asyncio.Future[None] | None = None
+
+    async def process(chunks: list[bytes]) -> None:
+        pieces = sink.parse(chunks)
+        await asyncio.gather(
+            run_in_threadpool(sink.hash, chunks, pieces), run_in_threadpool(sink.write, pieces)
+        )
+
     try:
         try:
             async for chunk in request.stream():
@@ -272,18 +300,19 @@ async def receive_payload(
                 if batch_size >= BATCH_BYTES:
                     if pending is not None:
                         await pending
-                    data = b"".join(batch)
-                    batch.clear()
+                    pending = asyncio.ensure_future(process(batch))
+                    batch = []
                     batch_size = 0
-                    pending = asyncio.ensure_future(run_in_threadpool(sink.feed, data))
         except ClientDisconnect:
             raise Disconnected() from None
         if pending is not None:
             await pending
             pending = None
-        if batch:
-            await run_in_threadpool(sink.feed, b"".join(batch))
-        await run_in_threadpool(sink.finish)
+        await process(batch)
+        tail = sink.finish()
+        await asyncio.gather(
+            run_in_threadpool(sink.hash, [], tail), run_in_threadpool(sink.write, tail)
+        )
     except BaseException:
         if pending is not None:
             with contextlib.suppress(BaseException):

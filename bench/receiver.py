@@ -1,0 +1,289 @@
+"""Benchmark of the DQM receiver against a real ``daqhub serve`` on a receiver-only port.
+
+Two scenarios, each with concurrent senders using daqhub's own client (multipart uploads, as
+DQM sends them, streamed from disk):
+
+* ``small``: ROOT files of about 100 KB holding 50 histograms (uploads/s);
+* ``large``: ROOT files of about 100 MB (MB/s over all senders), shown next to the raw speed of
+  writing the same bytes to the same disk with the same concurrency (write + fsync per file,
+  which is what an acknowledged upload costs at least).
+
+Every result is one JSON line on stdout::
+
+    {"bench": "receiver", "scenario": "large", "senders": 2, "mb_per_s": ..., ...}
+
+Usage: ``python bench/receiver.py [--senders 2] [--small-uploads 200] [--large-uploads 4]
+[--large-mb 100] [--workers 1] [--database-url URL] [--scenario small --scenario large]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import uproot
+from uproot.writing.identify import to_TAxis, to_TH1x
+
+from daqhub.client.receiver import ReceiverClient
+from daqhub.core.auth import TokenStore, load_secret_key
+from daqhub.core.db import Database
+from daqhub.core.migrations import upgrade
+
+LISTEN_RE = re.compile(r"daqhub listening on http://([^:]+):(\d+)")
+MB = 1_000_000
+
+
+def emit(**fields: Any) -> None:
+    print(json.dumps({"bench": "receiver", **fields}), flush=True)
+
+
+class Server:
+    """``daqhub serve`` with only the receiver, in a subprocess on a free port."""
+
+    def __init__(self, data_dir: Path, database_url: str, workers: int) -> None:
+        args = [sys.executable, "-m", "daqhub", "serve", "--data-dir", str(data_dir)]
+        args += ["--database-url", database_url, "--listen", "127.0.0.1:0=receiver"]
+        args += ["--workers", str(workers), "--log-level", "warning"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DAQHUB_")}
+        env["DAQHUB_RECEIVER__MAX_UPLOAD_BYTES"] = str(2 * 1024 * 1024 * 1024)
+        self.process = subprocess.Popen(
+            args,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        self.port = 0
+        self.lines: list[str] = []
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process.stderr is not None
+            for line in self.process.stderr:
+                self.lines.append(line)
+                match = LISTEN_RE.search(line)
+                if match:
+                    self.port = int(match.group(2))
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(60) or not self._healthy(time.monotonic() + 60):
+            self.stop()
+            raise RuntimeError("server did not start:\n" + "".join(self.lines))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _healthy(self, deadline: float) -> bool:
+        import urllib.request
+
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v1/receiver/health", timeout=2):
+                    return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+# -- test files ----------------------------------------------------------------------------------
+
+
+def write_small(path: Path, histograms: int = 50, bins: int = 500) -> None:
+    """About 100 KB: ``histograms`` uncompressed TH1F of ``bins`` bins."""
+    rng = np.random.default_rng(1)
+    with uproot.recreate(path, compression=None) as out:
+        for index in range(histograms):
+            counts = rng.poisson(20, bins + 2).astype(np.float32)
+            axis = to_TAxis("xaxis", "", bins, 0.0, float(bins))
+            total = float(counts.sum())
+            out[f"h{index:02d}"] = to_TH1x(
+                f"h{index:02d}",
+                f"histogram {index}",
+                counts,
+                total,
+                total,
+                total,
+                0.0,
+                0.0,
+                None,
+                axis,
+            )
+
+
+def write_large(path: Path, megabytes: int) -> None:
+    """About ``megabytes`` MB: one uncompressed TTree branch of random doubles."""
+    rng = np.random.default_rng(2)
+    entries = megabytes * MB // 8
+    with uproot.recreate(path, compression=None) as out:
+        tree = out.mktree("big", {"x": "f8"})
+        for start in range(0, entries, 1 << 20):
+            tree.extend({"x": rng.random(min(1 << 20, entries - start))})
+
+
+# -- measurements --------------------------------------------------------------------------------
+
+
+def raw_disk_write(directory: Path, source: Path, writers: int, repeat: int = 3) -> float:
+    """MB/s of ``writers`` threads each copying ``source`` to ``directory`` (1 MiB writes, fsync),
+    the median of ``repeat`` runs."""
+    data = source.read_bytes()
+    results = []
+
+    def write_one(index: int) -> None:
+        target = directory / f".raw-{index}.bin"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            for offset in range(0, len(data), 1 << 20):
+                os.write(fd, view[offset : offset + (1 << 20)])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            target.unlink()
+
+    for _ in range(repeat):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(write_one, range(writers)))
+        results.append(writers * len(data) / MB / (time.perf_counter() - started))
+    return statistics.median(results)
+
+
+def run_senders(
+    server: Server, token: str, source: Path, uploads: int, senders: int, first_run: int
+) -> tuple[float, list[float]]:
+    """(wall seconds, per-upload seconds) for ``uploads`` uploads over ``senders`` threads."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(uploads))
+
+    def sender() -> None:
+        client = ReceiverClient(server.url, token=token, timeout=600)
+        try:
+            for index in counter:
+                started = time.perf_counter()
+                client.send(source, run=first_run + index, agent="EMC", timestamp=1530000000)
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+        finally:
+            client.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if len(latencies) != uploads:
+        raise RuntimeError(f"only {len(latencies)} of {uploads} uploads succeeded")
+    return wall, latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument("--small-uploads", type=int, default=200)
+    parser.add_argument("--large-uploads", type=int, default=4)
+    parser.add_argument("--large-mb", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--scenario", action="append", choices=("small", "large"))
+    args = parser.parse_args(argv)
+    scenarios = args.scenario or ["small", "large"]
+
+    with tempfile.TemporaryDirectory(prefix="daqhub-bench-", dir=os.environ.get("TMPDIR")) as tmp:
+        base = Path(tmp)
+        data_dir = base / "data"
+        data_dir.mkdir()
+        database_url = args.database_url or f"sqlite:///{data_dir / 'daqhub.db'}"
+        upgrade(database_url)
+        db = Database(database_url)
+        try:
+            token = TokenStore(db, load_secret_key(data_dir, None)).create(
+                f"bench-{os.getpid()}", scopes=["receiver"]
+            )
+        finally:
+            db.dispose()
+        server = Server(data_dir, database_url, args.workers)
+        try:
+            receiver_dir = data_dir / "receiver"
+            common = {
+                "senders": args.senders,
+                "workers": args.workers,
+                "database": database_url.split(":", 1)[0],
+            }
+            if "small" in scenarios:
+                small = base / "small.root"
+                write_small(small)
+                run_senders(server, token, small, 10, args.senders, 1)  # warm-up
+                wall, latencies = run_senders(
+                    server, token, small, args.small_uploads, args.senders, 1000
+                )
+                emit(
+                    scenario="small",
+                    **common,
+                    uploads=args.small_uploads,
+                    file_bytes=small.stat().st_size,
+                    histograms=50,
+                    uploads_per_s=round(args.small_uploads / wall, 1),
+                    latency_p50_ms=round(1000 * percentile(latencies, 0.5), 1),
+                    latency_p99_ms=round(1000 * percentile(latencies, 0.99), 1),
+                )
+            if "large" in scenarios:
+                large = base / "large.root"
+                write_large(large, args.large_mb)
+                size = large.stat().st_size
+                raw = raw_disk_write(receiver_dir, large, args.senders)
+                raw_single = raw_disk_write(receiver_dir, large, 1)
+                wall, latencies = run_senders(
+                    server, token, large, args.large_uploads, args.senders, 5000
+                )
+                rate = args.large_uploads * size / MB / wall
+                emit(
+                    scenario="large",
+                    **common,
+                    uploads=args.large_uploads,
+                    file_bytes=size,
+                    mb_per_s=round(rate, 1),
+                    raw_disk_mb_per_s=round(raw, 1),
+                    raw_disk_single_writer_mb_per_s=round(raw_single, 1),
+                    fraction_of_raw_disk=round(rate / raw, 3),
+                    latency_p50_s=round(percentile(latencies, 0.5), 2),
+                )
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
