@@ -20,5 +20,7 @@ def test_imports_no_server_dependencies() -> None:
         "heavy = {'fastapi', 'sqlalchemy', 'starlette', 'uvicorn'} & set(sys.modules)\n"
         "print(','.join(sorted(heavy)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""

@@ -166,3 +166,26 @@ def test_retention_runs_periodically(make_api: Any) -> None:
     while _count(api) != 2 and datetime.now(UTC) < deadline:
         asyncio.run(asyncio.sleep(0.05))
     assert _count(api) == 2
+
+
+def test_fast_insert_stores_rows_like_the_generic_path(api: Api) -> None:
+    from sqlalchemy import insert, text
+
+    extra = {"run_id": "100010", "n": 1}
+    posted = api.client.post(
+        "/api/logs/", json=log_record(timestamp="2026-08-07T10:00:00Z", extra_data=extra)
+    )
+    assert posted.status_code == 201
+    values = {k: v for k, v in log_record(extra_data=extra).items() if k != "timestamp"}
+    with api.runtime.db.write() as session:
+        session.execute(
+            insert(LOGS).values(**values, timestamp=datetime(2026, 8, 7, 10, 0, tzinfo=UTC))
+        )
+    with api.runtime.db.read() as session:
+        rows = session.execute(
+            text(
+                "SELECT CAST(timestamp AS TEXT), CAST(extra_data AS TEXT) FROM swf_applog ORDER BY id"
+            )
+        ).all()
+    assert rows[0] == rows[1]
+    assert len(api.get("/api/logs/?start_time=2026-08-07T10:00:00Z&run_id=100010").json()) == 2

@@ -30,7 +30,7 @@ def mount(app: FastAPI, monitor: MonitorState, formats: ErrorFormats) -> None:
     for res in RESOURCES:
         if res not in (SYSTEM_AGENTS, APP_LOGS):
             add_resource(routes, res)
-    app.router.routes.extend(routes.routes)
+    app.router.routes.insert(0, routes)
     prefix = monitor.settings.prefix
     _mount_schema(app, prefix)
     if prefix:

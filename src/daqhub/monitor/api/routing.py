@@ -242,13 +242,41 @@ def read_anon(method: str) -> Policy:
     return Policy.ANON if method in SAFE_METHODS else Policy.AUTH
 
 
-class Routes:
-    """Collects the monitor's routes for one listener, all under the configured prefix."""
+class Routes(BaseRoute):
+    """All monitor API routes of one listener, found by their first path segment.
+
+    The app holds this one object instead of dozens of routes, placed first: a request for
+    ``/api/<name>/...`` is matched against the few routes of ``<name>`` only, so the hot paths
+    (log ingestion, heartbeats) do not pay for a scan of every other service's routes.
+    """
 
     def __init__(self, state: MonitorState) -> None:
         self.state = state
         self.prefix = state.settings.prefix
+        self.api_root = f"{self.prefix}/api/"
         self.routes: list[MonitorRoute] = []
+        self._by_segment: dict[str, list[MonitorRoute]] = {}
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        path = get_route_path(scope)
+        if not path.startswith(self.api_root):
+            return Match.NONE, {}
+        segment = path[len(self.api_root) :].split("/", 1)[0]
+        for route in self._by_segment.get(segment, ()):
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, child
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["route"].handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        from starlette.routing import NoMatchFound
+
+        raise NoMatchFound(name, path_params)
 
     def add(
         self,
@@ -259,13 +287,14 @@ class Routes:
         fallback: Callable[[str], Policy] = read_anon,
         body_limit: int | None = None,
     ) -> None:
-        self.routes.append(
-            MonitorRoute(
-                self.prefix + path,
-                self.state,
-                endpoints,
-                fallback=fallback,
-                name=name,
-                body_limit=body_limit or self.state.settings.body_limit,
-            )
+        route = MonitorRoute(
+            self.prefix + path,
+            self.state,
+            endpoints,
+            fallback=fallback,
+            name=name,
+            body_limit=body_limit or self.state.settings.body_limit,
         )
+        self.routes.append(route)
+        segment = path.removeprefix("/api/").split("/", 1)[0]
+        self._by_segment.setdefault(segment, []).append(route)
