@@ -184,7 +184,8 @@ def test_fast_insert_stores_rows_like_the_generic_path(api: Api) -> None:
     with api.runtime.db.read() as session:
         rows = session.execute(
             text(
-                "SELECT CAST(timestamp AS TEXT), CAST(extra_data AS TEXT) FROM swf_applog ORDER BY id"
+                "SELECT CAST(timestamp AS TEXT), CAST(extra_data AS TEXT) "
+                "FROM swf_applog ORDER BY id"
             )
         ).all()
     assert rows[0] == rows[1]
