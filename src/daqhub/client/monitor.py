@@ -8,11 +8,12 @@ can switch to it without changing what the server stores.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -27,11 +28,16 @@ LOG_EXTRA_KEYS = ("execution_id", "workflow_name", "run_id", "username")
 class MonitorClient(BaseClient):
     """The monitor's REST API. ``url`` includes any mount prefix (``https://host/swf-monitor``)."""
 
+    def __enter__(self) -> MonitorClient:
+        return self
+
     # -- generic collections -----------------------------------------------------------------
 
-    def list(self, resource: str, **filters: Any) -> list[dict[str, Any]]:
+    def list(self, resource: str, **filters: Any) -> builtins.list[dict[str, Any]]:
         """Every object of ``resource`` (e.g. ``"stf-files"``) matching exact-match filters."""
-        return list(self.request("GET", f"/api/{resource}/", params=_params(filters)).json())
+        return builtins.list(
+            self.request("GET", f"/api/{resource}/", params=_params(filters)).json()
+        )
 
     def page(self, resource: str, *, limit: int, offset: int = 0, **filters: Any) -> dict[str, Any]:
         """One page: ``{"count", "next", "previous", "results"}``."""
@@ -64,7 +70,7 @@ class MonitorClient(BaseClient):
             ).json()
         )
 
-    def agents(self, **filters: Any) -> list[dict[str, Any]]:
+    def agents(self, **filters: Any) -> builtins.list[dict[str, Any]]:
         return self.list("systemagents", **filters)
 
     def register_subscriber(self, subscriber_name: str, **fields: Any) -> dict[str, Any] | None:
@@ -100,11 +106,11 @@ class MonitorClient(BaseClient):
     def post_log(self, record: dict[str, Any]) -> dict[str, Any]:
         return dict(self.request("POST", "/api/logs/", json=record, expect=(201,)).json())
 
-    def logs(self, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+    def logs(self, *, limit: int | None = None, **filters: Any) -> builtins.list[dict[str, Any]]:
         """Logs, newest first (the server caps an unpaged list; ``limit`` pages it)."""
         if limit is None:
             return self.list("logs", **filters)
-        return list(self.page("logs", limit=limit, **filters)["results"])
+        return builtins.list(self.page("logs", limit=limit, **filters)["results"])
 
     def log_summary(self, **filters: Any) -> dict[str, Any]:
         return dict(self.request("GET", "/api/logs/summary/", params=_params(filters)).json())
@@ -130,7 +136,7 @@ class MonitorClient(BaseClient):
             time.sleep(interval)
             done += 1
             fresh = self.logs(limit=1000, after_id=after, **filters)
-            for record in sorted(fresh, key=lambda r: r["id"]):
+            for record in sorted(fresh, key=lambda r: int(r["id"])):
                 after = max(after, record["id"])
                 yield record
 
@@ -169,7 +175,9 @@ class RestLogHandler(logging.Handler):
         self.instance_name = instance_name
         self.fallback = fallback
         self._owned = http is None
-        self.http: HttpLike = http if http is not None else httpx.Client(timeout=timeout)
+        self.http: HttpLike = (
+            http if http is not None else cast(HttpLike, httpx.Client(timeout=timeout))
+        )
         self.failed = False
 
     def payload(self, record: logging.LogRecord) -> dict[str, Any]:

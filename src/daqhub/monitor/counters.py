@@ -13,15 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 
 from daqhub.core.db import Database, isoformat, utcnow
 from daqhub.core.outbox import emit
 from daqhub.monitor import models as m
 from daqhub.monitor.dialect import insert_ignore
 
-STATE = m.PersistentState.__table__
-NAMESPACES = m.Namespace.__table__
+STATE: Table = m.PersistentState.__table__  # type: ignore[assignment]
+NAMESPACES: Table = m.Namespace.__table__  # type: ignore[assignment]
 STATE_ROW = 1
 
 

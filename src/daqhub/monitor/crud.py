@@ -13,9 +13,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import CursorResult, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,12 +54,11 @@ def list_objects(
             rows = session.execute(statement.limit(page.limit).offset(page.offset)).mappings()
             return Listing([res.render(r) for r in rows], count)
         if cap is not None:
-            rows = session.execute(statement.limit(cap + 1)).mappings().all()
-            if len(rows) > cap:
-                return Listing(
-                    [res.render(r) for r in rows[:cap]], _count(session, res, where), True
-                )
-            return Listing([res.render(r) for r in rows], len(rows))
+            capped = session.execute(statement.limit(cap + 1)).mappings().all()
+            if len(capped) > cap:
+                items = [res.render(r) for r in capped[:cap]]
+                return Listing(items, _count(session, res, where), True)
+            return Listing([res.render(r) for r in capped], len(capped))
         items = [res.render(r) for r in session.execute(statement).mappings()]
         return Listing(items, len(items))
 
@@ -168,10 +167,11 @@ def _write(
             key = write.adopt
             session.execute(update(res.table).where(res.key_column == key).values(**values))
         elif key is None:
-            result = session.execute(insert(res.table).values(**values))
+            result = cast(CursorResult[Any], session.execute(insert(res.table).values(**values)))
             key = values.get(res.lookup)
             if key is None:
-                key = result.inserted_primary_key[0]  # type: ignore[index]
+                assert result.inserted_primary_key is not None
+                key = result.inserted_primary_key[0]
             created = True
         elif values:
             session.execute(update(res.table).where(res.key_column == key).values(**values))

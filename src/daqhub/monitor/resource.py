@@ -171,7 +171,7 @@ class Resource:
     def _dumpers(self) -> list[tuple[str, Callable[[Any], Any] | None]]:
         return [(f.name, f.dump) for f in self.fields]
 
-    def render(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def render(self, row: Mapping[Any, Any]) -> dict[str, Any]:
         return {
             name: (dump(row[name]) if dump is not None else row[name])
             for name, dump in self._dumpers

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from daqhub.core.db import utcnow
@@ -34,10 +34,10 @@ RUN_STATE_COUNTERS = (
     "slices_failed",
 )
 
-_FASTMON = m.FastMonFile.__table__
-_STF = m.StfFile.__table__
-_SLICES = m.TFSlice.__table__
-_RUN_STATES = m.RunState.__table__
+_FASTMON: Table = m.FastMonFile.__table__  # type: ignore[assignment]
+_STF: Table = m.StfFile.__table__  # type: ignore[assignment]
+_SLICES: Table = m.TFSlice.__table__  # type: ignore[assignment]
+_RUN_STATES: Table = m.RunState.__table__  # type: ignore[assignment]
 
 
 def check_tf_range(_session: Session, write: WriteContext) -> None:

@@ -12,7 +12,7 @@ import json
 from starlette.responses import Response
 
 from daqhub.monitor import logs
-from daqhub.monitor.api.auth import SAFE_METHODS, Policy
+from daqhub.monitor.api.auth import Policy
 from daqhub.monitor.api.resources import add_resource, list_handler
 from daqhub.monitor.api.routing import Call, Endpoint, Routes, read_body, respond
 from daqhub.monitor.catalog import APP_LOGS, LOG_FIELDS
@@ -45,10 +45,6 @@ def summary(call: Call) -> Response:
 
 def _cap(call: Call) -> int:
     return call.state.settings.logs_max_unpaged
-
-
-def _logs_policy(method: str) -> Policy:
-    return Policy.OPEN if method in SAFE_METHODS else Policy.AUTH
 
 
 def mount(routes: Routes) -> None:

@@ -21,13 +21,13 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, get_route_path
+from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 from daqhub.core.auth import Principal
@@ -46,6 +46,13 @@ from daqhub.monitor.state import MonitorState
 TAG = "monitor"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PARSES = ["application/json", "application/x-www-form-urlencoded"]
+
+
+def get_route_path(scope: Scope) -> str:
+    """The request path below the ASGI ``root_path`` (a proxy's mount point)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def respond(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -200,14 +207,14 @@ class MonitorRoute(BaseRoute):
             if endpoint is None:
                 return await run_in_threadpool(self._unrouted, call, method)
             if endpoint.is_async and endpoint.policy is Policy.OPEN:
-                return await endpoint.handler(call)  # type: ignore[misc]
+                return cast(Response, await endpoint.handler(call))  # type: ignore[misc]
             if method in BODY_METHODS:
                 call.body = await read_body(request, self.body_limit)
             if endpoint.is_async:
                 call.principal = await run_in_threadpool(
                     self.state.auth.check, request, endpoint.policy
                 )
-                return await endpoint.handler(call)  # type: ignore[misc]
+                return cast(Response, await endpoint.handler(call))  # type: ignore[misc]
             return await run_in_threadpool(self._invoke, endpoint, call)
         except MonitorError as exc:
             return render_error(exc)
