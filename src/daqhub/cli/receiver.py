@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -69,8 +69,7 @@ class _Bar:
         self.enabled = enabled
         self.label = label
         self.total = total
-        self._progress = None
-        self._task = None
+        self._progress: Any = None
 
     def __enter__(self) -> Progress | None:
         if not self.enabled:
@@ -79,12 +78,12 @@ class _Bar:
         from rich.progress import (
             BarColumn,
             DownloadColumn,
-            Progress,
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
+        from rich.progress import Progress as RichProgress
 
-        self._progress = Progress(
+        self._progress = RichProgress(
             "[progress.description]{task.description}",
             BarColumn(),
             DownloadColumn(),
@@ -94,8 +93,8 @@ class _Bar:
             transient=True,
         )
         self._progress.start()
-        self._task = self._progress.add_task(self.label, total=self.total)
-        progress, task = self._progress, self._task
+        task = self._progress.add_task(self.label, total=self.total)
+        progress = self._progress
         return lambda done, total: progress.update(task, completed=done, total=total)
 
     def __exit__(self, *_exc: object) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from daqhub.core.service import RootHandler
 from daqhub.receiver import downloads, gate, index, wire
 from daqhub.receiver.errors import FileNotFound, NotImplementedRoot
 from daqhub.receiver.naming import secure_filename
@@ -19,7 +20,7 @@ from daqhub.receiver.uploads import handle_upload
 TAG = "receiver"
 
 
-def root_handler(state: ReceiverState):  # type: ignore[no-untyped-def]
+def root_handler(state: ReceiverState) -> RootHandler:
     """``GET|POST /`` with a token: the senders' token check; always 400 "Not implemented"."""
 
     async def root(request: Request) -> Response:

@@ -44,7 +44,8 @@ def _parse_name(name: str) -> tuple[str, int, int]:
     except ValueError:
         return agent_part, -1, -1
     try:
-        local = datetime(*(int(f) for f in fields[2:8]), tzinfo=ZURICH)  # type: ignore[misc]
+        year, month, day, hour, minute, second = (int(f) for f in fields[2:8])
+        local = datetime(year, month, day, hour, minute, second, tzinfo=ZURICH)
     except (TypeError, ValueError):
         return agent_part, run, -1
     return agent_part, run, int(local.timestamp())

@@ -12,8 +12,8 @@ import base64
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, select, text, update
 from sqlalchemy.orm import Session
@@ -23,6 +23,8 @@ from daqhub.core.outbox import emit
 from daqhub.receiver.errors import BadQuery
 from daqhub.receiver.models import STATES, ReceiverUpload
 from daqhub.receiver.naming import EPOCH, zurich_time
+
+SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 
 LOCK_NAMES = 0x0DA9_0C
 LOCK_SCAN = 0x0DA9_0D
@@ -90,7 +92,7 @@ def supersede_previous(session: Session, row: ReceiverUpload) -> str | None:
 def to_record(row: ReceiverUpload, *, contents: bool = True) -> dict[str, Any]:
     """The wire form of an index row (spec §4.1; timestamps per DESIGN shared contract 10)."""
     try:
-        time_utc = isoformat(EPOCH + _seconds(row.timestamp))
+        time_utc = isoformat(EPOCH + timedelta(seconds=row.timestamp))
         time_local = zurich_time(row.timestamp).isoformat()
     except (OverflowError, ValueError):
         time_utc = time_local = None
@@ -123,12 +125,6 @@ def to_record(row: ReceiverUpload, *, contents: bool = True) -> dict[str, Any]:
     return record
 
 
-def _seconds(value: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
-
-
 # -- queries -----------------------------------------------------------------------------------
 
 
@@ -142,7 +138,7 @@ class UploadFilter:
     end: float | None = None
     time_field: str = "timestamp"
 
-    def apply(self, query: Select[Any]) -> Select[Any]:
+    def apply(self, query: SelectT) -> SelectT:
         if self.run is not None:
             query = query.where(ReceiverUpload.run == self.run)
         if self.agent is not None:
@@ -297,12 +293,12 @@ def runs_summary(
     return result
 
 
-def run_files(session: Session, run: int, flt: UploadFilter) -> list[ReceiverUpload]:
+def run_files(session: Session, run: int | None, flt: UploadFilter) -> list[ReceiverUpload]:
     query = flt.apply(select(ReceiverUpload).where(ReceiverUpload.run == run))
     return list(session.scalars(query.order_by(ReceiverUpload.timestamp, ReceiverUpload.id)).all())
 
 
-def run_detail(session: Session, run: int, flt: UploadFilter) -> dict[str, Any] | None:
+def run_detail(session: Session, run: int | None, flt: UploadFilter) -> dict[str, Any] | None:
     rows = run_files(session, run, flt)
     if not rows:
         return None
