@@ -311,3 +311,19 @@ def test_openapi_aliases(api: Api) -> None:
     assert "openapi" in schema.json()
     assert api.get("/api/schema/swagger-ui/").status_code == 200
     assert api.get("/api/schema/redoc/").status_code == 200
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")
+def test_openapi_describes_the_monitor_routes(api: Api) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    assert set(paths["/api/runs/"]) == {"get", "post"}
+    create = paths["/api/runs/"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["run_number", "start_time"]
+    assert "run_id" not in body["properties"]
+    assert {p["name"] for p in paths["/api/runs/"]["get"]["parameters"]} >= {
+        "run_number",
+        "limit",
+    }
+    assert "post" in paths["/api/state/next-run-number/"]
+    assert api.get("/api/schema/").json()["paths"] == paths

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from daqhub.core.errors import ErrorFormats, detail_renderer
-from daqhub.monitor.api import agents, logs, state
+from daqhub.monitor.api import agents, logs, openapi, state
 from daqhub.monitor.api.resources import add_resource
 from daqhub.monitor.api.routing import Routes
 from daqhub.monitor.catalog import APP_LOGS, RESOURCES, SYSTEM_AGENTS
@@ -31,6 +31,7 @@ def mount(app: FastAPI, monitor: MonitorState, formats: ErrorFormats) -> None:
         if res not in (SYSTEM_AGENTS, APP_LOGS):
             add_resource(routes, res)
     app.router.routes.insert(0, routes)
+    openapi.install(app, routes)
     prefix = monitor.settings.prefix
     _mount_schema(app, prefix)
     if prefix:

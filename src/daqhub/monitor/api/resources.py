@@ -114,5 +114,8 @@ def add_resource(
         detail["PATCH"] = Endpoint(update_handler(res, partial=True), Policy.AUTH)
         detail["DELETE"] = Endpoint(delete_handler(res), Policy.AUTH)
     collection.update(collection_extra or {})
-    routes.add(f"/api/{res.path}/", f"{title} List", collection, body_limit=body_limit)
-    routes.add(f"/api/{res.path}/{{key}}/", f"{title} Instance", detail, body_limit=body_limit)
+    for path, name, endpoints in (
+        (f"/api/{res.path}/", f"{title} List", collection),
+        (f"/api/{res.path}/{{key}}/", f"{title} Instance", detail),
+    ):
+        routes.add(path, name, endpoints, body_limit=body_limit, resource=res)

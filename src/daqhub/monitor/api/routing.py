@@ -41,6 +41,7 @@ from daqhub.monitor.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from daqhub.monitor.resource import Resource
 from daqhub.monitor.state import MonitorState
 
 TAG = "monitor"
@@ -163,8 +164,11 @@ class MonitorRoute(BaseRoute):
         fallback: Callable[[str], Policy],
         name: str,
         body_limit: int,
+        resource: Resource | None = None,
     ) -> None:
         self.path = path
+        self.resource = resource
+        """The collection this route serves (for the OpenAPI description), if any."""
         self.name = name
         self.tags = [TAG]
         self.include_in_schema = False
@@ -293,6 +297,7 @@ class Routes(BaseRoute):
         *,
         fallback: Callable[[str], Policy] = read_anon,
         body_limit: int | None = None,
+        resource: Resource | None = None,
     ) -> None:
         route = MonitorRoute(
             self.prefix + path,
@@ -301,6 +306,7 @@ class Routes(BaseRoute):
             fallback=fallback,
             name=name,
             body_limit=body_limit or self.state.settings.body_limit,
+            resource=resource,
         )
         self.routes.append(route)
         segment = path.removeprefix("/api/").split("/", 1)[0]
