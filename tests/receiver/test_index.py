@@ -346,3 +346,12 @@ def test_concurrent_uploads_of_one_name_leave_one_stored(
 def test_directory_scan_tolerates_a_missing_data_directory(receiver: Receiver) -> None:
     shutil.rmtree(receiver.data_dir)
     assert Housekeeping(receiver.state).scan() == {"consumed": 0, "imported": 0}
+
+
+def test_routes_are_documented(receiver: Receiver) -> None:
+    schema = receiver.client.get("/openapi.json").json()
+    paths = schema["paths"]
+    assert "post" in paths["/rest/api/files"]
+    assert "/rest/api/files/{filename}" in paths
+    assert "/api/v1/receiver/uploads/{upload_id}/histograms/{object_path}" in paths
+    assert "/api/v1/receiver/runs/{run}" in paths

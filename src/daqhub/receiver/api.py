@@ -6,10 +6,14 @@ Routes are thin: gate (throttle, token, scope), then one domain call, then the o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from daqhub.core.http import add_route
 from daqhub.core.service import RootHandler
 from daqhub.receiver import downloads, gate, index, wire
 from daqhub.receiver.errors import FileNotFound, NotImplementedRoot
@@ -28,6 +32,16 @@ def root_handler(state: ReceiverState) -> RootHandler:
         raise NotImplementedRoot()
 
     return root
+
+
+def route(
+    router: APIRouter, path: str, endpoint: Callable[..., Any], methods: list[str], **kwargs: Any
+) -> None:
+    """One route per method (own OpenAPI operation ids); HEAD stays out of the schema."""
+    shown = [m for m in methods if m != "HEAD"]
+    add_route(router, path, endpoint, shown, **kwargs)
+    if "HEAD" in methods:
+        add_route(router, path, endpoint, ["HEAD"], include_in_schema=False, **kwargs)
 
 
 def mount(app: FastAPI, state: ReceiverState, *, prefix: str = "") -> None:
@@ -55,16 +69,18 @@ def mount(app: FastAPI, state: ReceiverState, *, prefix: str = "") -> None:
             raise
         return downloads.serve_file(request, opened, sha256=sha256)
 
-    router.add_api_route(
+    route(
+        router,
         "/rest/api/files",
         files,
-        methods=["GET", "HEAD", "POST"],
+        ["GET", "HEAD", "POST"],
         summary="List received files (GET) or upload a ROOT file (POST)",
     )
-    router.add_api_route(
+    route(
+        router,
         "/rest/api/files/{filename}",
         download,
-        methods=["GET", "HEAD"],
+        ["GET", "HEAD"],
         summary="Download a received file",
     )
     app.include_router(router, prefix=prefix)

@@ -22,6 +22,7 @@ from daqhub.core.db import utcnow
 from daqhub.core.events import Event
 from daqhub.core.sse import stream_events
 from daqhub.receiver import downloads, gate, index, wire
+from daqhub.receiver.api import route
 from daqhub.receiver.errors import BadQuery, FileNotFound, Gone, ObjectUnreadable
 from daqhub.receiver.state import ReceiverState
 from daqhub.receiver.storage import OpenedFile
@@ -255,22 +256,21 @@ def mount(app: FastAPI, state: ReceiverState) -> None:
         )
 
     get = ["GET", "HEAD"]
-    router.add_api_route("/health", health, methods=get, summary="Receiver readiness")
-    router.add_api_route("/uploads", uploads, methods=get, summary="Search the upload index")
-    router.add_api_route("/uploads/{upload_id}", upload, methods=get, summary="One upload")
-    router.add_api_route(
-        "/uploads/{upload_id}/content", content, methods=get, summary="An upload's bytes"
-    )
-    router.add_api_route(
+    route(router, "/health", health, get, summary="Receiver readiness")
+    route(router, "/uploads", uploads, get, summary="Search the upload index")
+    route(router, "/uploads/{upload_id}", upload, get, summary="One upload")
+    route(router, "/uploads/{upload_id}/content", content, get, summary="An upload's bytes")
+    route(
+        router,
         "/uploads/{upload_id}/histograms/{object_path:path}",
         histogram,
-        methods=get,
+        get,
         summary="One histogram as JSON (edges, values, errors)",
     )
-    router.add_api_route("/runs", runs, methods=get, summary="Per-run summary")
-    router.add_api_route("/runs/{run}", run_detail, methods=get, summary="A run's files by agent")
-    router.add_api_route("/runs/{run}/files", run_files, methods=get, summary="A run's files")
-    router.add_api_route("/events", events, methods=["GET"], summary="Receiver events (SSE)")
+    route(router, "/runs", runs, get, summary="Per-run summary")
+    route(router, "/runs/{run}", run_detail, get, summary="A run's files by agent")
+    route(router, "/runs/{run}/files", run_files, get, summary="A run's files")
+    route(router, "/events", events, ["GET"], summary="Receiver events (SSE)")
     app.include_router(router)
 
 
