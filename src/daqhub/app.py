@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daqhub import __version__
 from daqhub.core.errors import ErrorFormats, json_response
+from daqhub.core.fastroutes import FastRoutes
 from daqhub.core.metrics import RequestMetrics
 from daqhub.core.runtime import Runtime
 from daqhub.core.service import Listener, Service, parse_listener
@@ -52,8 +53,8 @@ def load_services() -> list[Service]:
 
 def build_listener_app(
     runtime: Runtime, services: Sequence[Service], listener: Listener
-) -> FastAPI:
-    """The FastAPI app that answers on one listener."""
+) -> ASGIApp:
+    """The app that answers on one listener: FastAPI, behind the services' fast routes."""
     app = FastAPI(
         title="daqhub",
         version=__version__,
@@ -62,6 +63,8 @@ def build_listener_app(
     )
     app.state.runtime = runtime
     app.state.listener = listener
+    fast = FastRoutes(app)
+    app.state.fast_routes = fast
     formats = ErrorFormats()
     _mount_core(app, runtime)
     active = [s for s in services if listener.serves(s.name)]
@@ -69,8 +72,7 @@ def build_listener_app(
         service.mount(app, runtime, listener, formats)
     _mount_root(app, runtime, active, listener)
     formats.install(app)
-    app.add_middleware(RequestMetrics, metrics=runtime.metrics)
-    return app
+    return RequestMetrics(fast if len(fast) else app, runtime.metrics)
 
 
 def _mount_core(app: FastAPI, runtime: Runtime) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
@@ -36,7 +36,8 @@ from daqhub.connectivity.requests import (
 )
 from daqhub.connectivity.state import ConnectivityState
 from daqhub.core.errors import ErrorFormats, json_response
-from daqhub.core.http import add_route, bearer_or_token, client_address
+from daqhub.core.fastroutes import FastRoutes, Handler
+from daqhub.core.http import bearer_or_token, client_address
 
 log = logging.getLogger("daqhub.connectivity")
 audit = logging.getLogger("daqhub.audit")
@@ -75,6 +76,11 @@ def _owns(path: str) -> bool:
     )
 
 
+def not_allowed(_request: Request, methods: list[str]) -> Response:
+    body = {"error": "method_not_allowed", "message": "Method Not Allowed"}
+    return json_response(body, 405, {"Allow": ", ".join(methods)})
+
+
 def router_error(_request: Request, status: int, message: str, headers: dict[str, str]) -> Response:
     codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 500: "internal_error"}
     return json_response({"error": codes.get(status, "error"), "message": message}, status, headers)
@@ -101,7 +107,9 @@ def mount(
     settings = state.settings
     registry = state.registry
     networks = [ipaddress.ip_network(n, strict=False) for n in settings.allowed_networks]
-    router = APIRouter(tags=[TAG])
+    # SQLite reads from the WAL snapshot take microseconds and never wait for writers, so
+    # lookups run on the event loop; elsewhere a read is a network round trip: thread pool.
+    inline_reads = registry.db.dialect == "sqlite"
 
     def check_network(request: Request) -> None:
         if not networks:
@@ -130,10 +138,12 @@ def mount(
             if principal is None or not principal.has_scope("admin"):
                 raise Forbidden("An admin token is required")
 
-    async def run(request: Request, work: Callable[[], T]) -> T:
+    async def run(request: Request, work: Callable[[], T], *, read: bool = False) -> T:
         check_network(request)
         check_token(request)
         try:
+            if read and inline_reads:
+                return work()
             return await asyncio.wait_for(run_in_threadpool(work), settings.request_deadline)
         except TimeoutError:
             raise ServiceUnavailable("Request deadline exceeded") from None
@@ -183,7 +193,7 @@ def mount(
             start = time.perf_counter()
             try:
                 result = await run(
-                    request, lambda: registry.lookup(partition, pattern, query.data_type)
+                    request, lambda: registry.lookup(partition, pattern, query.data_type), read=True
                 )
             except PartitionNotFound:
                 state.unknown_partition(partition, query, client_address(request))
@@ -192,7 +202,7 @@ def mount(
             while not result.entries and time.monotonic() < deadline:
                 await asyncio.sleep(LONG_POLL_INTERVAL)
                 result = await run(
-                    request, lambda: registry.lookup(partition, pattern, query.data_type)
+                    request, lambda: registry.lookup(partition, pattern, query.data_type), read=True
                 )
             micros = int((time.perf_counter() - start) * 1e6)
             state.looked_up(partition, query, len(result.entries), micros, client_address(request))
@@ -267,26 +277,30 @@ def mount(
 
         return await handle(request, go)
 
-    async def live() -> Response:
+    async def live(_request: Request) -> Response:
         return ok()
 
-    async def ready() -> Response:
+    async def ready(_request: Request) -> Response:
         if await run_in_threadpool(state.is_ready):
             return ok()
         return HTMLResponse("Not Ready", status_code=503)
 
-    add_route(router, "/publish", publish, ["POST"])
-    add_route(router, "/getconnection/{partition}", getconnection, ["GET", "POST"])
-    add_route(router, "/retract", retract, ["POST"])
-    add_route(router, "/retract-partition", retract_partition, ["POST"])
-    add_route(router, "/retract-session", retract_partition, ["POST"], name="retract_session")
-    add_route(router, "/stats", stats, ["GET"])
-    add_route(router, "/resetStats", reset_stats, ["GET", "POST"])
-    add_route(router, "/resetService", reset_service, ["GET", "POST"])
-    add_route(router, "/purge", purge, ["GET", "POST"])
-    add_route(router, "/live", live, ["GET"])
-    add_route(router, "/ready", ready, ["GET"])
-    app.include_router(router)
+    fast: FastRoutes = app.state.fast_routes
+
+    def route(path: str, **handlers: Handler) -> None:
+        fast.add(path, handlers, tag=TAG, not_allowed=not_allowed)
+
+    route("/publish", POST=publish)
+    route("/getconnection/{partition}", GET=getconnection, POST=getconnection)
+    route("/retract", POST=retract)
+    route("/retract-partition", POST=retract_partition)
+    route("/retract-session", POST=retract_partition)
+    route("/stats", GET=stats)
+    route("/resetStats", GET=reset_stats, POST=reset_stats)
+    route("/resetService", GET=reset_service, POST=reset_service)
+    route("/purge", GET=purge, POST=purge)
+    route("/live", GET=live)
+    route("/ready", GET=ready)
     formats.add(_owns, router_error)
     if restricted:
         formats.fallback = router_error

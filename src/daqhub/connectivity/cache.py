@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from daqhub.connectivity.models import ConnEntry
 
@@ -98,7 +98,7 @@ class PartitionCache:
         self.full_loads = 0
         self.incremental_loads = 0
 
-    def get(self, session: Session, name: str, partition_id: int, epoch: int, rev: int) -> Snapshot:
+    def get(self, conn: Connection, name: str, partition_id: int, epoch: int, rev: int) -> Snapshot:
         current = self._snapshots.get(name)
         if current is not None and current.version == (partition_id, epoch, rev):
             return current
@@ -108,9 +108,9 @@ class PartitionCache:
             and current.epoch == epoch
             and current.rev < rev
         ):
-            snapshot = self._incremental(session, current, rev)
+            snapshot = self._incremental(conn, current, rev)
         else:
-            snapshot = self._full(session, partition_id, epoch, rev)
+            snapshot = self._full(conn, partition_id, epoch, rev)
         with self._lock:
             installed = self._snapshots.get(name)
             if installed is None or installed.version < snapshot.version:
@@ -119,18 +119,16 @@ class PartitionCache:
                 self._snapshots[name] = snapshot
         return snapshot
 
-    def _full(self, session: Session, partition_id: int, epoch: int, rev: int) -> Snapshot:
+    def _full(self, conn: Connection, partition_id: int, epoch: int, rev: int) -> Snapshot:
         self.full_loads += 1
-        rows = session.execute(
-            select(*_COLUMNS).where(ConnEntry.partition_id == partition_id)
-        ).all()
+        rows = conn.execute(select(*_COLUMNS).where(ConnEntry.partition_id == partition_id)).all()
         entries = _cached(rows)  # type: ignore[arg-type]
         uids, keys = _sorted(entries)
         return Snapshot(partition_id, epoch, rev, entries, uids, keys)
 
-    def _incremental(self, session: Session, current: Snapshot, rev: int) -> Snapshot:
+    def _incremental(self, conn: Connection, current: Snapshot, rev: int) -> Snapshot:
         self.incremental_loads += 1
-        rows = session.execute(
+        rows = conn.execute(
             select(*_COLUMNS).where(
                 ConnEntry.partition_id == current.partition_id,
                 ConnEntry.changed_rev > current.rev,

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection as DBConnection
 from sqlalchemy.orm import Session
 
 from daqhub.connectivity.cache import CachedEntry, PartitionCache, Snapshot
@@ -37,7 +38,7 @@ from daqhub.core.outbox import emit
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[Session], float]
+Clock = Callable[[Session | DBConnection], float]
 _IN_CHUNK = 500
 _FIELDS = ("uri", "data_type", "connection_type", "capacity")
 
@@ -56,6 +57,17 @@ class PublishOutcome:
     added: int
     changed: int
     revived: int
+
+
+_PARTITION = select(ConnPartition.id, ConnPartition.epoch, ConnPartition.rev).where(
+    ConnPartition.name == bindparam("name")
+)
+_PARTITION_AND_CLOCK = select(
+    ConnPartition.id,
+    ConnPartition.epoch,
+    ConnPartition.rev,
+    func.extract("epoch", func.clock_timestamp()),
+).where(ConnPartition.name == bindparam("name"))
 
 
 def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
@@ -78,7 +90,7 @@ class Registry:
     def ttl(self) -> float:
         return self.settings.entry_ttl
 
-    def now(self, session: Session) -> float:
+    def now(self, session: Session | DBConnection) -> float:
         return self.clock(session) if self.clock else self.db.now(session)
 
     # -- partition row locking ----------------------------------------------------------------
@@ -271,18 +283,21 @@ class Registry:
     # -- lookup -----------------------------------------------------------------------------------
 
     def lookup(self, partition: str, pattern: UidPattern, data_type: str) -> LookupResult:
+        """Live entries of ``partition`` whose uid matches and whose data type is equal.
+
+        The hot path of the service: one indexed row read (which also gives the database
+        clock on PostgreSQL), then the partition cache, on a bare connection (no ORM session).
+        """
         if not storable(partition):
             raise PartitionNotFound(partition)
-        with self.db.read() as session:
-            row = session.execute(
-                select(ConnPartition.id, ConnPartition.epoch, ConnPartition.rev).where(
-                    ConnPartition.name == partition
-                )
-            ).first()
+        with self.db.engine.connect() as conn:
+            server_clock = self.clock is None and self.db.dialect == "postgresql"
+            query = _PARTITION_AND_CLOCK if server_clock else _PARTITION
+            row = conn.execute(query, {"name": partition}).first()
             if row is None:
                 raise PartitionNotFound(partition)
-            now = self.now(session)
-            snapshot = self.cache.get(session, partition, row.id, row.epoch, row.rev)
+            now = float(row[3]) if server_clock else self.now(conn)
+            snapshot = self.cache.get(conn, partition, row[0], row[1], row[2])
         return LookupResult(self._match(snapshot, pattern, data_type, now))
 
     def _match(
