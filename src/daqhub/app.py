@@ -33,6 +33,7 @@ SERVICE_MODULES = (
     "daqhub.connectivity.service",
     "daqhub.receiver.service",
     "daqhub.monitor.service",
+    "daqhub.web.service",
 )
 LISTENERS_ENV = "DAQHUB_BOUND_LISTENERS"
 """``serve`` tells worker processes which services each bound port serves (JSON)."""

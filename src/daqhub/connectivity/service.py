@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from daqhub.connectivity import api, native, pages
+from daqhub.connectivity import api, native, pages, ui
 from daqhub.connectivity.registry import Registry
 from daqhub.connectivity.state import ConnectivityState
 from daqhub.core.errors import ErrorFormats
@@ -41,6 +41,7 @@ class ConnectivityService(Service):
         state: ConnectivityState = runtime.services[self.name]
         api.mount(app, state, formats, restricted=listener.restricted_to(self.name))
         native.mount(app, state, runtime)
+        ui.mount(app, state.settings)
 
     def home_section(self, runtime: Runtime) -> HomeSection:
         state: ConnectivityState = runtime.services[self.name]

@@ -1,0 +1,28 @@
+"""The ``ui`` service: shared static assets of the web pages (``/static/...``).
+
+Each service mounts its own pages; this serves the files they share, such as the stylesheet.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from daqhub.core.errors import ErrorFormats
+from daqhub.core.runtime import Runtime
+from daqhub.core.service import Listener, Service
+
+
+class WebService(Service):
+    name = "ui"
+
+    def mount(
+        self, app: FastAPI, runtime: Runtime, listener: Listener, formats: ErrorFormats
+    ) -> None:
+        static = resources.files("daqhub.web") / "static"
+        app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+
+service = WebService()
