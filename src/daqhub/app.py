@@ -99,7 +99,7 @@ def _mount_core(app: FastAPI, runtime: Runtime) -> None:
 def _mount_root(
     app: FastAPI, runtime: Runtime, services: Sequence[Service], listener: Listener
 ) -> None:
-    root_handlers = [h for s in services if (h := s.root_handler(runtime)) is not None]
+    root_handlers = [r for s in services if (r := s.root_handler(runtime)) is not None]
     sections = [h for s in services if (h := s.home_section(runtime)) is not None]
     token_root = root_handlers[0] if root_handlers else None
     bare = listener.services is not None and not listener.serves("ui")

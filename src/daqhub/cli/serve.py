@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -75,17 +75,21 @@ def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
         )
         host = f"[{listener.host}]" if ":" in listener.host else listener.host
         info(f"daqhub listening on http://{host}:{listener.port} ({what})")
-    common = {
-        "http": "httptools",
-        "lifespan": "on",
-        "log_level": settings.log_level.lower(),
-        "access_log": False,
-        "server_header": False,
-        "timeout_graceful_shutdown": 10,
-    }
+
+    def config(app: Any, **extra: Any) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            http="httptools",
+            lifespan="on",
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+            **extra,
+        )
+
     if settings.workers == 1:
-        config = uvicorn.Config(create_app(settings, bound), **common)
-        uvicorn.Server(config).run(sockets=sockets)
+        uvicorn.Server(config(create_app(settings, bound))).run(sockets=sockets)
         return
     metrics_dir = settings.data_dir / "run" / f"metrics-{os.getpid()}"
     shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -102,13 +106,11 @@ def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
             for b in bound
         ]
     )
-    config = uvicorn.Config(
-        "daqhub.app:create_app_from_env", factory=True, workers=settings.workers, **common
-    )
     from uvicorn.supervisors import Multiprocess
 
+    worker_config = config("daqhub.app:create_app_from_env", factory=True, workers=settings.workers)
     try:
-        Multiprocess(config, sockets=sockets).run()
+        Multiprocess(worker_config, sockets=sockets).run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

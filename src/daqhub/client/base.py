@@ -8,7 +8,7 @@ server's dependencies (FastAPI, SQLAlchemy, h5py, astropy), so it installs light
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 
@@ -38,7 +38,7 @@ class BaseClient:
         self.url = url.rstrip("/")
         self.token = token
         self._owned = http is None
-        self.http: HttpLike = http if http is not None else httpx.Client(timeout=timeout)
+        self.http: HttpLike = http if http is not None else _default_http(timeout)
 
     def close(self) -> None:
         if self._owned and isinstance(self.http, httpx.Client):
@@ -69,3 +69,7 @@ class BaseClient:
                 f"{method} {path} answered {response.status_code}: {body}",
             )
         return response
+
+
+def _default_http(timeout: float) -> HttpLike:
+    return cast(HttpLike, httpx.Client(timeout=timeout))

@@ -11,7 +11,7 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -156,7 +156,7 @@ def mount(
             log.warning("database connection lost: %s", exc.__class__.__name__)
             raise ServiceUnavailable("Shared state unavailable") from None
 
-    async def handle(request: Request, fn: Callable[[], Any]) -> Any:
+    async def handle(request: Request, fn: Callable[[], Awaitable[Response]]) -> Response:
         try:
             return await fn()
         except ConnectivityError as exc:

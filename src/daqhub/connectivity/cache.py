@@ -122,7 +122,7 @@ class PartitionCache:
     def _full(self, conn: Connection, partition_id: int, epoch: int, rev: int) -> Snapshot:
         self.full_loads += 1
         rows = conn.execute(select(*_COLUMNS).where(ConnEntry.partition_id == partition_id)).all()
-        entries = _cached(rows)  # type: ignore[arg-type]
+        entries = _cached(rows)
         uids, keys = _sorted(entries)
         return Snapshot(partition_id, epoch, rev, entries, uids, keys)
 
@@ -134,7 +134,7 @@ class PartitionCache:
                 ConnEntry.changed_rev > current.rev,
             )
         ).all()
-        changed = _cached(rows)  # type: ignore[arg-type]
+        changed = _cached(rows)
         entries = dict(current.entries)
         added = any(uid not in entries for uid in changed)
         entries.update(changed)

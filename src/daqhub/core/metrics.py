@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,7 +41,9 @@ class Metrics:
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
     def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
-        return self._get(name, lambda: Counter(name, doc, labels, registry=self.registry))
+        return cast(
+            Counter, self._get(name, lambda: Counter(name, doc, labels, registry=self.registry))
+        )
 
     def histogram(
         self,
@@ -50,16 +52,16 @@ class Metrics:
         labels: Sequence[str] = (),
         buckets: Iterable[float] = LATENCY_BUCKETS,
     ) -> Histogram:
-        return self._get(
-            name,
-            lambda: Histogram(name, doc, labels, registry=self.registry, buckets=tuple(buckets)),
-        )
+        def make() -> Histogram:
+            return Histogram(name, doc, labels, registry=self.registry, buckets=tuple(buckets))
+
+        return cast(Histogram, self._get(name, make))
 
     def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
-        return self._get(
-            name,
-            lambda: Gauge(name, doc, labels, registry=self.registry, multiprocess_mode="livemax"),
-        )
+        def make() -> Gauge:
+            return Gauge(name, doc, labels, registry=self.registry, multiprocess_mode="livemax")
+
+        return cast(Gauge, self._get(name, make))
 
     def add_collector(self, collector: Collector) -> None:
         """A collector computed at scrape time (shared state, identical on every worker)."""
@@ -75,7 +77,7 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         if self.multiprocess_dir:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry, path=self.multiprocess_dir)
+            MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
             for collector in self._collectors:
                 registry.register(collector)
             return generate_latest(registry), CONTENT_TYPE_LATEST

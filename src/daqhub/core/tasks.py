@@ -111,7 +111,8 @@ class PostgresLeaderLock:
         try:
             cur = conn.cursor()
             cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, self._key))
-            ok = bool(cur.fetchone()[0])
+            row = cur.fetchone()
+            ok = bool(row and row[0])
             conn.commit()
         except Exception:
             conn.invalidate()
