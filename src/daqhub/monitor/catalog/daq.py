@@ -1,9 +1,5 @@
-"""The monitor's REST collections (spec §2 and §3.6), declared once each.
-
-Field order is the wire order of the original serializers. Every collection answers at
-``/api/<path>/`` and ``/api/<path>/<key>/``; its filters, default ordering, uniqueness rules and
-special behaviour (hooks in :mod:`daqhub.monitor.rules`) are listed here and nowhere else.
-"""
+"""Agents, logs, runs, files, slices, workers, run states, state events, subscribers and
+message dispatches (spec §2.3-2.13)."""
 
 from __future__ import annotations
 
@@ -12,8 +8,29 @@ from typing import Any
 from sqlalchemy import Table, case
 
 from daqhub.monitor import listing as f
-from daqhub.monitor import models as m
 from daqhub.monitor import rules
+from daqhub.monitor.catalog.tables import (
+    AGENT_STATUS,
+    AGENT_TYPES,
+    AGENTS,
+    DELIVERY_TYPE,
+    DISPATCHES,
+    EVENTS,
+    FASTMON,
+    FILE_STATUS,
+    LOG_LEVELS,
+    LOGS,
+    OPERATIONAL_STATE,
+    RUN_STATES,
+    RUNS,
+    SLICES,
+    STF,
+    SUBSCRIBERS,
+    WORKERS,
+    metadata_field,
+    pk,
+    related,
+)
 from daqhub.monitor.fields import (
     Field,
     boolean,
@@ -27,95 +44,7 @@ from daqhub.monitor.fields import (
     url,
     uuid_field,
 )
-from daqhub.monitor.resource import Relation, Resource, pk_relation_parser
-
-AGENT_STATUS = ("UNKNOWN", "OK", "WARNING", "ERROR", "EXITED")
-OPERATIONAL_STATE = ("STARTING", "READY", "PROCESSING", "EXITED")
-AGENT_TYPES = (
-    "daqsim",
-    "data",
-    "processing",
-    "fastmon",
-    "workflow_runner",
-    "monitor",
-    "sse_sender",
-    "sse_receiver",
-    "test",
-    "other",
-)
-FILE_STATUS = ("registered", "processing", "processed", "failed", "done")
-LOG_LEVELS = (0, 10, 20, 30, 40, 50)
-DAQ_STATE = ("no_beam", "beam", "run", "calib", "test")
-DAQ_SUBSTATE = (
-    "not_ready",
-    "ready",
-    "physics",
-    "standby",
-    "lumi",
-    "eic",
-    "epic",
-    "daq",
-    "calib",
-)
-WORKFLOW_AGENT = ("daqsim", "data", "processing", "fastmon", "monitor")
-WORKFLOW_STATUS = (
-    "generated",
-    *(f"{a}_{s}" for a in WORKFLOW_AGENT[:4] for s in ("received", "processing", "complete")),
-    "workflow_complete",
-    "failed",
-)
-DELIVERY_TYPE = ("activemq", "sse")
-
-
-def _t(model: Any) -> Table:
-    return model.__table__  # type: ignore[no-any-return]
-
-
-AGENTS, LOGS, RUNS, STF, FASTMON, SLICES = (
-    _t(m.SystemAgent),
-    _t(m.AppLog),
-    _t(m.Run),
-    _t(m.StfFile),
-    _t(m.FastMonFile),
-    _t(m.TFSlice),
-)
-WORKERS, RUN_STATES, EVENTS, SUBSCRIBERS, DISPATCHES = (
-    _t(m.Worker),
-    _t(m.RunState),
-    _t(m.SystemStateEvent),
-    _t(m.Subscriber),
-    _t(m.MessageQueueDispatch),
-)
-WORKFLOWS, STAGES, MESSAGES, DEFINITIONS, EXECUTIONS, NAMESPACES = (
-    _t(m.STFWorkflow),
-    _t(m.AgentWorkflowStage),
-    _t(m.WorkflowMessage),
-    _t(m.WorkflowDefinition),
-    _t(m.WorkflowExecution),
-    _t(m.Namespace),
-)
-
-
-def _pk(name: str, kind: str = "int") -> Field:
-    return Field(name, pk_relation_parser("int"), read_only=True, kind="integer")
-
-
-def _related(name: str, kind: str, *, required: bool = True, null: bool = False) -> Field:
-    if kind == "uuid":
-        return Field(
-            name,
-            pk_relation_parser("uuid"),
-            required=required,
-            null=null,
-            dump=lambda v: None if v is None else str(v),
-            kind="uuid",
-        )
-    return Field(name, pk_relation_parser("int"), required=required, null=null, kind="integer")
-
-
-def _metadata() -> Field:
-    return json_field("metadata", null=True)
-
+from daqhub.monitor.resource import Relation, Resource
 
 SYSTEM_AGENTS = Resource(
     path="systemagents",
@@ -124,7 +53,7 @@ SYSTEM_AGENTS = Resource(
     verbose="system agent",
     lookup="id",
     fields=(
-        _pk("id"),
+        pk("id"),
         string("instance_name", 100, required=True),
         string("agent_type", 100, required=True, choices=AGENT_TYPES),
         string("description", default="", blank=True),
@@ -139,7 +68,7 @@ SYSTEM_AGENTS = Resource(
         string("hostname", 100, null=True),
         string("operational_state", 20, choices=OPERATIONAL_STATE),
         string("namespace", 100, null=True),
-        _metadata(),
+        metadata_field(),
         created(),
         created("updated_at"),
     ),
@@ -160,7 +89,7 @@ SYSTEM_AGENTS = Resource(
 )
 
 LOG_FIELDS = (
-    _pk("id"),
+    pk("id"),
     string("app_name", 100, required=True),
     string("instance_name", 100, required=True),
     dt("timestamp", required=True),
@@ -208,7 +137,7 @@ RUN_RESOURCE = Resource(
     verbose="run",
     lookup="run_id",
     fields=(
-        _pk("run_id"),
+        pk("run_id"),
         integer("run_number", required=True),
         dt("start_time", required=True),
         dt("end_time", null=True),
@@ -232,14 +161,14 @@ STF_FILES = Resource(
     key_kind="uuid",
     fields=(
         uuid_field("file_id", read_only=True),
-        _related("run", "int"),
+        related("run", "int"),
         string("machine_state", 64, default="physics", blank=False),
         string("stf_filename", 255, required=True),
         integer("file_size_bytes", null=True, big=True),
         string("checksum", 64, null=True),
         created(),
         string("status", 20, choices=FILE_STATUS),
-        _metadata(),
+        metadata_field(),
         uuid_field("workflow_id", null=True),
         string("daq_state", 20, null=True),
         string("daq_substate", 20, null=True),
@@ -288,7 +217,7 @@ FASTMON_FILES = Resource(
         integer("file_size_bytes", null=True, big=True),
         string("checksum", 64, null=True),
         string("status", 20, choices=FILE_STATUS),
-        _metadata(),
+        metadata_field(),
         integer("tf_count", null=True),
         integer("tf_first", null=True),
         integer("tf_last", null=True),
@@ -327,7 +256,7 @@ TF_SLICES = Resource(
     verbose="tf slice",
     lookup="id",
     fields=(
-        _pk("id"),
+        pk("id"),
         Field("fastmon_file", string("fastmon_file", 255).parse, null=True),
         string("tf_filename", 255),
         string("stf_filename", 255, null=True),
@@ -338,7 +267,7 @@ TF_SLICES = Resource(
         integer("run_number", required=True),
         string("status", 20),
         integer("retries"),
-        _metadata(),
+        metadata_field(),
         string("assigned_worker", 255, null=True),
         dt("assigned_at", null=True),
         dt("completed_at", null=True),
@@ -388,7 +317,7 @@ WORKER_RESOURCE = Resource(
         dt("started_at", required=True),
         dt("last_heartbeat", null=True),
         dt("ended_at", null=True),
-        _metadata(),
+        metadata_field(),
     ),
     filters={
         "run_number": f.integer(WORKERS.c.run_number, "must be an integer run number"),
@@ -415,7 +344,7 @@ RUN_STATE_RESOURCE = Resource(
         *(integer(name) for name in rules.RUN_STATE_COUNTERS),
         dt("state_changed_at", required=True),
         created("updated_at"),
-        _metadata(),
+        metadata_field(),
     ),
     filters={
         "phase": f.exact(RUN_STATES.c.phase),
@@ -434,7 +363,7 @@ SYSTEM_STATE_EVENTS = Resource(
     verbose="system state event",
     lookup="event_id",
     fields=(
-        _pk("event_id"),
+        pk("event_id"),
         dt("timestamp", required=True),
         integer("run_number", required=True),
         string("event_type", 50, required=True),
@@ -458,7 +387,7 @@ SUBSCRIBER_RESOURCE = Resource(
     verbose="subscriber",
     lookup="subscriber_id",
     fields=(
-        _pk("subscriber_id"),
+        pk("subscriber_id"),
         string("subscriber_name", 255, required=True),
         floating("fraction", null=True),
         string("description", null=True),
@@ -495,7 +424,7 @@ MESSAGE_DISPATCHES = Resource(
     key_kind="uuid",
     fields=(
         uuid_field("dispatch_id", read_only=True),
-        _related("stf_file", "uuid"),
+        related("stf_file", "uuid"),
         created("dispatch_time"),
         json_field("message_content", null=True),
         boolean("is_successful", null=True),
@@ -514,241 +443,4 @@ MESSAGE_DISPATCHES = Resource(
     },
     ordering=(("dispatch_time", False),),
     event="message_dispatch",
-)
-
-STF_WORKFLOWS = Resource(
-    path="workflows",
-    table=WORKFLOWS,
-    title="STFWorkflow",
-    verbose="stf workflow",
-    lookup="workflow_id",
-    key_kind="uuid",
-    fields=(
-        uuid_field("workflow_id", read_only=True),
-        string("filename", 255, required=True),
-        uuid_field("file_id", null=True),
-        string("namespace", 100, null=True),
-        string("execution_id", 100, null=True),
-        string("run_id", 50, null=True),
-        string("daq_state", 20, required=True, choices=DAQ_STATE),
-        string("daq_substate", 20, required=True, choices=DAQ_SUBSTATE),
-        dt("generated_time", required=True),
-        dt("stf_start_time", required=True),
-        dt("stf_end_time", required=True),
-        string("current_status", 30, choices=WORKFLOW_STATUS),
-        string("current_agent", 20, choices=WORKFLOW_AGENT),
-        dt("completed_at", null=True),
-        dt("failed_at", null=True),
-        string("failure_reason", null=True),
-        json_field("stf_metadata", null=True),
-        created(),
-        created("updated_at"),
-    ),
-    filters={
-        name: f.exact(WORKFLOWS.c[name])
-        for name in ("filename", "run_id", "namespace", "execution_id", "current_status")
-    },
-    ordering=(("generated_time", True),),
-    unique=("filename",),
-    event="workflow",
-)
-
-WORKFLOW_STAGES = Resource(
-    path="workflow-stages",
-    table=STAGES,
-    title="AgentWorkflowStage",
-    verbose="agent workflow stage",
-    lookup="stage_id",
-    key_kind="uuid",
-    fields=(
-        uuid_field("stage_id", read_only=True),
-        _related("workflow", "uuid"),
-        string("agent_name", 100, required=True),
-        string("agent_type", 20, required=True, choices=WORKFLOW_AGENT),
-        string("status", 30, choices=WORKFLOW_STATUS),
-        dt("received_at", null=True),
-        dt("started_at", null=True),
-        dt("completed_at", null=True),
-        dt("failed_at", null=True),
-        floating("processing_time_seconds", null=True),
-        string("failure_reason", null=True),
-        json_field("input_message", null=True),
-        json_field("output_message", null=True),
-        json_field("stage_metadata", null=True),
-        created(),
-        created("updated_at"),
-    ),
-    relations=(Relation("workflow", "workflow_id", WORKFLOWS, "workflow_id"),),
-    filters={
-        "workflow": f.uuid_exact(STAGES.c.workflow_id),
-        "agent_name": f.exact(STAGES.c.agent_name),
-        "agent_type": f.exact(STAGES.c.agent_type),
-        "status": f.exact(STAGES.c.status),
-    },
-    ordering=(("workflow", False), ("created_at", False)),
-    unique_together=(("workflow_id", "agent_name", "agent_type"),),
-    unique_together_names=(("workflow", "agent_name", "agent_type"),),
-    prepare=rules.stage_timing,
-    event="workflow_stage",
-)
-
-
-def _message_order(params: Any) -> tuple[tuple[str, bool], ...]:
-    ascending = bool((params.get("execution_id") or "").strip())
-    return (("sent_at", not ascending),)
-
-
-WORKFLOW_MESSAGES = Resource(
-    path="workflow-messages",
-    table=MESSAGES,
-    title="WorkflowMessage",
-    verbose="workflow message",
-    lookup="message_id",
-    key_kind="uuid",
-    fields=(
-        uuid_field("message_id", read_only=True),
-        _related("workflow", "uuid", required=False, null=True),
-        _related("stage", "uuid", required=False, null=True),
-        string("message_type", 50, required=True),
-        integer("request_id", null=True),
-        string("sender_agent", 100, null=True),
-        string("recipient_agent", 100, null=True),
-        string("sender_type", 20, null=True, choices=WORKFLOW_AGENT),
-        string("recipient_type", 20, null=True, choices=WORKFLOW_AGENT),
-        string("namespace", 100, null=True),
-        string("execution_id", 100, null=True),
-        string("run_id", 50, null=True),
-        json_field("message_content", required=True),
-        json_field("message_metadata"),
-        created("sent_at"),
-        dt("delivered_at", null=True),
-        dt("acknowledged_at", null=True),
-        boolean("is_successful", null=True),
-        string("error_message", null=True),
-        string("queue_name", 100, null=True),
-        string("correlation_id", 100, null=True),
-        integer("stream_seq", read_only=True, big=True),
-        string("broker_message_id", 255, read_only=True),
-    ),
-    relations=(
-        Relation("workflow", "workflow_id", WORKFLOWS, "workflow_id"),
-        Relation("stage", "stage_id", STAGES, "stage_id"),
-    ),
-    filters={
-        "execution_id": f.exact(MESSAGES.c.execution_id),
-        "namespace": f.exact(MESSAGES.c.namespace),
-        "message_type": f.exact(MESSAGES.c.message_type),
-        "run_id": f.exact(MESSAGES.c.run_id),
-        "sender_agent": f.exact(MESSAGES.c.sender_agent),
-        "recipient_agent": f.exact(MESSAGES.c.recipient_agent),
-        "workflow": f.uuid_exact(MESSAGES.c.workflow_id),
-        "since": f.since(MESSAGES.c.sent_at),
-    },
-    ordering_for=_message_order,
-    event="workflow_message",
-)
-
-WORKFLOW_DEFINITIONS = Resource(
-    path="workflow-definitions",
-    table=DEFINITIONS,
-    title="WorkflowDefinition",
-    verbose="workflow definition",
-    lookup="id",
-    fields=(
-        _pk("id"),
-        string("workflow_name", 200, required=True),
-        string("version", 50, required=True),
-        string("workflow_type", 100, required=True),
-        string("definition", required=True),
-        json_field("parameter_values"),
-        string("created_by", 100, required=True),
-        created(),
-        created("updated_at"),
-    ),
-    filters={
-        "workflow_name": f.exact(DEFINITIONS.c.workflow_name),
-        "version": f.exact(DEFINITIONS.c.version),
-        "workflow_type": f.exact(DEFINITIONS.c.workflow_type),
-    },
-    ordering=(("id", False),),
-    unique_together=(("workflow_name", "version"),),
-    unique_together_names=(("workflow_name", "version"),),
-    event="workflow_definition",
-)
-
-WORKFLOW_EXECUTIONS = Resource(
-    path="workflow-executions",
-    table=EXECUTIONS,
-    title="WorkflowExecution",
-    verbose="workflow execution",
-    lookup="execution_id",
-    key_kind="str",
-    fields=(
-        string("execution_id", 100, required=True),
-        _related("workflow_definition", "int"),
-        string("namespace", 100, null=True),
-        json_field("parameter_values", required=True),
-        json_field("performance_metrics", null=True),
-        string("status", 50),
-        dt("start_time", required=True),
-        dt("end_time", null=True),
-        string("executed_by", 100, required=True),
-    ),
-    relations=(Relation("workflow_definition", "workflow_definition_id", DEFINITIONS, "id"),),
-    filters={
-        "status": f.exact(EXECUTIONS.c.status),
-        "namespace": f.exact(EXECUTIONS.c.namespace),
-        "executed_by": f.exact(EXECUTIONS.c.executed_by),
-        "workflow_name": f.Filter(
-            lambda v: EXECUTIONS.c.workflow_definition_id.in_(
-                DEFINITIONS.select()
-                .with_only_columns(DEFINITIONS.c.id)
-                .where(DEFINITIONS.c.workflow_name == v)
-            )
-        ),
-        "workflow_definition": f.integer(EXECUTIONS.c.workflow_definition_id),
-    },
-    ordering=(("start_time", True),),
-    unique=("execution_id",),
-    event="workflow_execution",
-)
-
-NAMESPACE_RESOURCE = Resource(
-    path="namespaces",
-    table=NAMESPACES,
-    title="Namespace",
-    verbose="namespace",
-    lookup="name",
-    key_kind="str",
-    fields=(
-        string("name", 100, required=True),
-        string("owner", 100, required=True),
-        string("description", default="", blank=True),
-        _metadata(),
-        created(),
-        created("updated_at"),
-    ),
-    filters={"owner": f.exact(NAMESPACES.c.owner)},
-    ordering=(("name", False),),
-    writable=False,
-)
-
-RESOURCES: tuple[Resource, ...] = (
-    SYSTEM_AGENTS,
-    APP_LOGS,
-    RUN_RESOURCE,
-    STF_FILES,
-    FASTMON_FILES,
-    TF_SLICES,
-    WORKER_RESOURCE,
-    RUN_STATE_RESOURCE,
-    SYSTEM_STATE_EVENTS,
-    SUBSCRIBER_RESOURCE,
-    MESSAGE_DISPATCHES,
-    STF_WORKFLOWS,
-    WORKFLOW_STAGES,
-    WORKFLOW_MESSAGES,
-    WORKFLOW_DEFINITIONS,
-    WORKFLOW_EXECUTIONS,
-    NAMESPACE_RESOURCE,
 )
