@@ -355,3 +355,12 @@ def test_routes_are_documented(receiver: Receiver) -> None:
     assert "/rest/api/files/{filename}" in paths
     assert "/api/v1/receiver/uploads/{upload_id}/histograms/{object_path}" in paths
     assert "/api/v1/receiver/runs/{run}" in paths
+
+
+def test_run_page_embeds_upload_data_safely(receiver: Receiver, root_files: RootFiles) -> None:
+    hostile = "</script><script>alert(1)</script><!--"
+    receiver.upload(root_files.r, meta={**META, "runNumber": "66", "amoreAgent": hostile})
+    page = receiver.client.get("/ui/receiver/runs/66", headers={"token": receiver.token})
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text
+    assert page.text.count("</script>") == page.text.count("<script")

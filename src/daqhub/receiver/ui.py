@@ -125,7 +125,8 @@ def mount(app: FastAPI, state: ReceiverState) -> None:
                 return index.run_detail(session, number, index.UploadFilter())
 
         detail = await run_in_threadpool(load)
-        payload = json.dumps(detail or {"run": number, "agents": {}}).replace("</", "<\\/")
+        # Inside <script>: no "<" at all, so nothing can end or comment out the element.
+        payload = json.dumps(detail or {"run": number, "agents": {}}).replace("<", "\\u003c")
         return page(
             "run.html",
             200 if detail else 404,
