@@ -190,3 +190,66 @@ def test_cli_against_a_real_server(
         app, ["receiver", "check-token"], env={**env, "DAQHUB_RECEIVER_TOKEN": "nope"}
     )
     assert bad_token.exit_code == 1
+
+
+def test_standalone_receiver_port(tmp_path: Path, root_files: RootFiles) -> None:
+    """``daqhub receiver serve``: only the receiver, at ``/`` of its own port, on any folder."""
+    import os
+    import signal
+    import threading
+
+    from tests.conftest import LISTEN_RE
+
+    overwatch_data = tmp_path / "overwatch" / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAQHUB_")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daqhub",
+            "receiver",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "daqhub"),
+            "--receiver-data",
+            str(overwatch_data),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    found: list[int] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            match = LISTEN_RE.search(line)
+            if match:
+                found.append(int(match.group(2)))
+            if "Application startup complete" in line:
+                ready.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(60)
+        url = f"http://127.0.0.1:{found[0]}"
+        import httpx
+
+        assert httpx.get(url + "/").json() == {"message": "Must pass a token!"}
+        assert httpx.get(url + "/api/v1/partitions").status_code == 404
+        assert overwatch_data.is_dir()
+        assert (overwatch_data / ".daqhub-incoming").is_dir()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+        reader.join(10)
+        assert process.stderr is not None
+        process.stderr.close()
