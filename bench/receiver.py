@@ -14,7 +14,7 @@ Every result is one JSON line on stdout::
 
     {"bench": "receiver", "scenario": "large", "senders": 2, "mb_per_s": ..., ...}
 
-Usage: ``python bench/receiver.py [--senders 2] [--small-uploads 200] [--large-uploads 4]
+Usage: ``python bench/receiver.py [--senders 2] [--small-uploads 200] [--large-uploads 6]
 [--large-mb 100] [--workers 1] [--database-url URL] [--scenario small --scenario large]``
 """
 
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--small-uploads", type=int, default=200)
-    parser.add_argument("--large-uploads", type=int, default=4)
+    parser.add_argument("--large-uploads", type=int, default=6)
     parser.add_argument("--large-mb", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database-url", default=None)
@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
                 size = large.stat().st_size
                 raw = raw_disk_write(receiver_dir, large, args.senders)
                 raw_single = raw_disk_write(receiver_dir, large, 1)
+                run_senders(server, token, large, 1, 1, 4999)  # warm-up (sandbox workers start)
                 for sender_kind in ("client", "lean"):
                     wall, latencies = run_senders(
                         server,
