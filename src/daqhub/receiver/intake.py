@@ -4,7 +4,9 @@ The body is never held whole in memory. The event loop collects ~4 MiB batches f
 stream and counts bytes against ``max_upload_bytes`` (413 the moment the limit passes); each
 batch is parsed (multipart) or taken as is (raw body), then hashed and written by two worker
 threads at once, while the loop already receives the next batch. Past every 32 MiB the kernel
-is asked to start writing the staged bytes out, so the fsync before the answer is short. The payload is
+is asked to start writing the staged bytes out, so the fsync before the answer is short.
+
+The payload is
 
 * the first multipart part named ``file`` (its filename parameter is ignored);
 * nothing for ``application/x-www-form-urlencoded``, or for a multipart body that does not parse;
