@@ -327,3 +327,18 @@ def test_openapi_describes_the_monitor_routes(api: Api) -> None:
     }
     assert "post" in paths["/api/state/next-run-number/"]
     assert api.get("/api/schema/").json()["paths"] == paths
+
+
+def test_log_route_failures_have_a_generic_body(make_api: Any) -> None:
+    api = make_api(raise_server_exceptions=False)
+
+    async def broken(_values: Any) -> int:
+        raise RuntimeError("secret internals")
+
+    api.state.logs.write = broken
+    response = api.client.post("/api/logs", json=log_record())
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error."}
+    trace = api.client.request("TRACE", "/api/logs/")
+    assert trace.status_code == 405
+    assert trace.json() == {"detail": 'Method "TRACE" not allowed.'}
