@@ -1,4 +1,4 @@
-"""Real server processes: counters stay consecutive across processes sharing PostgreSQL."""
+"""Real server processes: counters stay consecutive across processes sharing one database."""
 
 from __future__ import annotations
 
@@ -9,21 +9,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from daqhub.core.auth import TokenStore
 from daqhub.core.db import Database
 
 
+@pytest.mark.parametrize("backend_name", ["postgresql", "sqlite"])
 def test_run_numbers_across_two_server_processes(
-    serve: Callable[..., Any], postgres_url: str, tmp_path: Path
+    serve: Callable[..., Any], request: pytest.FixtureRequest, backend_name: str, tmp_path: Path
 ) -> None:
+    url = str(
+        request.getfixturevalue("postgres_url" if backend_name == "postgresql" else "sqlite_url")
+    )
     secret = secrets.token_hex(32)
     env = {"DAQHUB_SECRET_KEY": secret}
     servers = [
         serve(
             [
                 "--database-url",
-                postgres_url,
+                url,
                 "--data-dir",
                 str(tmp_path / name),
                 "--listen",
@@ -33,7 +38,7 @@ def test_run_numbers_across_two_server_processes(
         )
         for name in ("one", "two")
     ]
-    db = Database(postgres_url)
+    db = Database(url)
     try:
         token = TokenStore(db, secret.encode()).create("runner", scopes=["monitor"])
     finally:
