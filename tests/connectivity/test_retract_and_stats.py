@@ -42,10 +42,15 @@ def test_retract_with_unknown_uid(published: TestClient) -> None:  # item 22
     ]
 
 
-def test_retract_removes_expired_entries_too(published: TestClient) -> None:
-    registry = runtime_of(published).services["connectivity"].registry
+def test_retract_removes_expired_entries_too(make_client: Any) -> None:
+    # No retention sweep: with the clock moved years ahead it would purge the partition first.
+    client = make_client(connectivity={"expired_retention": 0})
+    assert post(client, "/publish", CC_TEST).status_code == 200
+    registry = runtime_of(client).services["connectivity"].registry
     registry.clock = lambda _s: 4_000_000_000.0  # far in the future: everything expired
-    assert post(published, "/retract", RETRACT_ALL).status_code == 200
+    assert lookup(client, "ccTest", "DRO.*").json() == []
+    assert post(client, "/retract", RETRACT_ALL).status_code == 200
+    assert lookup(client, "ccTest", "DRO.*").status_code == 404
 
 
 def test_retract_ignores_data_type(published: TestClient) -> None:
