@@ -304,7 +304,6 @@ def test_routes_are_counted_under_the_monitor_service(api: Api) -> None:
     assert 'daqhub_monitor_requests_total{method="GET",route="/api/runs/",status="200"}' in metrics
 
 
-@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")
 def test_openapi_aliases(api: Api) -> None:
     schema = api.get("/api/schema/")
     assert schema.status_code == 200
@@ -313,7 +312,6 @@ def test_openapi_aliases(api: Api) -> None:
     assert api.get("/api/schema/redoc/").status_code == 200
 
 
-@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")
 def test_openapi_describes_the_monitor_routes(api: Api) -> None:
     paths = api.get("/openapi.json").json()["paths"]
     assert set(paths["/api/runs/"]) == {"get", "post"}

@@ -1,18 +1,13 @@
 """The workflow monitor plugged into daqhub: per-process state, background work, routes.
 
 Background work: the log writer (one per process), the stale-agent sweep and log retention
-(each in exactly one process at a time, under the leader lock). Their database work runs in the
-thread pool; shutdown waits for a run in progress so that no connection outlives the engine.
+(each in exactly one process at a time, under the leader lock, on the runtime's background
+threads, which shutdown drains before the database closes).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from daqhub.core.errors import ErrorFormats
 from daqhub.core.runtime import Runtime
@@ -48,26 +43,6 @@ class MonitorService(Service):
         self, app: FastAPI, runtime: Runtime, listener: Listener, formats: ErrorFormats
     ) -> None:
         api.mount(app, runtime.services[self.name], formats)
-
-
-class InFlight:
-    """Runs blocking periodic work in the thread pool and lets shutdown wait for it."""
-
-    def __init__(self) -> None:
-        self._running: set[asyncio.Future[Any]] = set()
-
-    def wrap(self, fn: Callable[[], Any]) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            future = asyncio.ensure_future(run_in_threadpool(fn))
-            self._running.add(future)
-            future.add_done_callback(self._running.discard)
-            await asyncio.shield(future)
-
-        return run
-
-    async def drain(self) -> None:
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
 
 
 service = MonitorService()
