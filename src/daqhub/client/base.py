@@ -59,16 +59,21 @@ class BaseClient:
         headers = {**self._auth_headers(), **kwargs.pop("headers", {})}
         response = self.http.request(method, self.url + path, headers=headers, **kwargs)
         if response.status_code not in expect:
-            try:
-                body: Any = response.json()
-            except ValueError:
-                body = response.text
+            body = response_body(response)
             raise DaqhubClientError(
                 response.status_code,
                 body,
                 f"{method} {path} answered {response.status_code}: {body}",
             )
         return response
+
+
+def response_body(response: Any) -> Any:
+    """The decoded JSON body of a response, or its text when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _default_http(timeout: float) -> HttpLike:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from daqhub.client.base import BaseClient, DaqhubClientError
+from daqhub.client.base import BaseClient, DaqhubClientError, response_body
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,12 @@ class ConnectivityClient(BaseClient):
             headers={"Content-Type": "application/json", **self._auth_headers()},
         )
         if response.status_code == 404:
-            raise PartitionNotFoundError(404, _body(response), f"{path}: not found")
+            raise PartitionNotFoundError(404, response_body(response), f"{path}: not found")
         if response.status_code != 200:
             raise DaqhubClientError(
-                response.status_code, _body(response), f"{path} answered {response.status_code}"
+                response.status_code,
+                response_body(response),
+                f"{path} answered {response.status_code}",
             )
         return response
 
@@ -75,10 +77,3 @@ class ConnectivityClient(BaseClient):
 
     def partitions(self) -> list[dict[str, Any]]:
         return list(self.request("GET", "/api/v1/partitions").json())
-
-
-def _body(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daqhub.client.base import BaseClient, DaqhubClientError
+from daqhub.client.base import BaseClient, DaqhubClientError, response_body
 
 __all__ = ["ChecksumError", "ReceiverClient", "ReceiverRejected", "UploadResult"]
 
@@ -53,13 +53,6 @@ def _message(body: Any) -> str:
         if message is not None:
             return str(message)
     return str(body)
-
-
-def _body(response: Any) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
 
 
 class _Body:
@@ -101,7 +94,7 @@ class ReceiverClient(BaseClient):
 
     def _check(self, response: Any, path: str, expect: tuple[int, ...] = (200,)) -> Any:
         if response.status_code not in expect:
-            body = _body(response)
+            body = response_body(response)
             raise ReceiverRejected(
                 response.status_code, body, f"{path}: {response.status_code} {_message(body)}"
             )
@@ -113,7 +106,8 @@ class ReceiverClient(BaseClient):
         """True when the token is valid (the receiver then answers "Not implemented")."""
         response = self.http.request("GET", self.url + "/", headers=self._auth_headers())
         return bool(
-            response.status_code == 400 and _body(response) == {"message": "Not implemented"}
+            response.status_code == 400
+            and response_body(response) == {"message": "Not implemented"}
         )
 
     def send(
@@ -155,7 +149,7 @@ class ReceiverClient(BaseClient):
             "POST", self.url + "/rest/api/files", content=iter(body), headers=headers
         )
         self._check(response, "/rest/api/files")
-        answer = _body(response)
+        answer = response_body(response)
         sha256 = body.hasher.hexdigest()
         stored_sha = response.headers.get("x-daqhub-sha256")
         if stored_sha is not None and stored_sha != sha256:
