@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
-import os
 import random
-import re
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlparse
+
+from daqhub_process import DaqhubServer
 
 UID = "APP-{:05d}-out"
 
@@ -72,10 +71,8 @@ class Connection:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self.writer.wait_closed()
-            except OSError:
-                pass
         self.reader = self.writer = None
 
 
@@ -138,7 +135,9 @@ def publish_body(partition: str, start: int, count: int) -> bytes:
         }
         for i in range(start, start + count)
     ]
-    return json.dumps({"connections": connections, "partition": partition}, separators=(",", ":")).encode()
+    return json.dumps(
+        {"connections": connections, "partition": partition}, separators=(",", ":")
+    ).encode()
 
 
 def lookup_body(regex: str) -> bytes:
@@ -148,21 +147,23 @@ def lookup_body(regex: str) -> bytes:
 async def fill(host: str, port: int, partition: str, size: int) -> None:
     conn = Connection(host, port, True)
     for start in range(0, size, 1000):
-        status, payload = await conn.request("/publish", publish_body(partition, start, min(1000, size - start)))
+        status, payload = await conn.request(
+            "/publish", publish_body(partition, start, min(1000, size - start))
+        )
         if status != 200:
             raise SystemExit(f"filling {partition} failed: {status} {payload[:200]!r}")
     await conn.close()
 
 
-async def refresh_forever(host: str, port: int, partitions: dict[str, int], stop: asyncio.Event) -> None:
+async def refresh_forever(
+    host: str, port: int, partitions: dict[str, int], stop: asyncio.Event
+) -> None:
     """Keep every entry live during long runs (TTL is 10 s by default)."""
     while not stop.is_set():
         for partition, size in partitions.items():
             await fill(host, port, partition, size)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 3)
-        except TimeoutError:
-            pass
 
 
 async def benchmark(args: argparse.Namespace, url: str, label: str) -> None:
@@ -191,7 +192,9 @@ async def benchmark(args: argparse.Namespace, url: str, label: str) -> None:
         }
         for name, make in scenarios.items():
             for clients in (1, args.clients):
-                result = await run_load(host, port, make, clients, args.seconds, not args.new_connections)
+                result = await run_load(
+                    host, port, make, clients, args.seconds, not args.new_connections
+                )
                 line = {
                     "bench": "connectivity",
                     "server": label,
@@ -206,54 +209,35 @@ async def benchmark(args: argparse.Namespace, url: str, label: str) -> None:
     await refresher
 
 
-@contextmanager
-def daqhub_server(args: argparse.Namespace) -> Iterator[str]:
-    data_dir = tempfile.mkdtemp(prefix="daqhub-bench-")
-    command = [
-        sys.executable, "-m", "daqhub", "serve",
-        "--data-dir", data_dir,
-        "--listen", "127.0.0.1:0=connectivity",
-        "--workers", str(args.workers),
-        "--log-level", "info",
-    ]
-    if args.database_url:
-        command += ["--database-url", args.database_url, "--upgrade"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert process.stderr is not None
-    url = None
-    for line in process.stderr:
-        match = re.search(r"listening on (http://[^ ]+)", line)
-        if match:
-            url = match.group(1)
-        if "Application startup complete" in line and url:
-            break
-    if url is None:
-        process.kill()
-        raise SystemExit("daqhub did not start")
-    try:
-        yield url
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", help="benchmark a running server instead of starting daqhub")
     parser.add_argument("--label", default=None, help="server name printed in the results")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and client count")
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 10000])
-    parser.add_argument("--new-connections", action="store_true", help="one TCP connection per request")
+    parser.add_argument(
+        "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 10000]
+    )
+    parser.add_argument(
+        "--new-connections", action="store_true", help="one TCP connection per request"
+    )
     args = parser.parse_args()
     if args.url:
         asyncio.run(benchmark(args, args.url, args.label or "external"))
         return
-    label = args.label or f"daqhub-{'postgresql' if args.database_url else 'sqlite'}-{args.workers}w"
-    with daqhub_server(args) as url:
-        asyncio.run(benchmark(args, url, label))
+    label = (
+        args.label or f"daqhub-{'postgresql' if args.database_url else 'sqlite'}-{args.workers}w"
+    )
+    data_dir = Path(tempfile.mkdtemp(prefix="daqhub-bench-"))
+    listen = "127.0.0.1:0=connectivity"
+    with DaqhubServer(
+        data_dir, listen=listen, database_url=args.database_url, workers=args.workers
+    ) as server:
+        asyncio.run(benchmark(args, server.url, label))
 
 
 if __name__ == "__main__":

@@ -22,79 +22,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-LISTEN_RE = re.compile(r"daqhub listening on http://([^:]+):(\d+)")
+from daqhub_process import DaqhubServer
+
 SCENARIOS = ("logs", "heartbeats", "stf")
-
-
-class Server:
-    """``daqhub serve`` in a subprocess on a free port."""
-
-    def __init__(self, data_dir: Path, database_url: str | None, workers: int) -> None:
-        args = [sys.executable, "-m", "daqhub", "serve", "--data-dir", str(data_dir)]
-        args += ["--listen", "127.0.0.1:0", "--workers", str(workers), "--log-level", "warning"]
-        if database_url:
-            args += ["--database-url", database_url, "--upgrade"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DAQHUB_")}
-        # Logs of the benchmark's own records stay for the run; no retention sweep mid-run.
-        env["DAQHUB_MONITOR__LOG_RETENTION_DAYS"] = "0"
-        self.process = subprocess.Popen(
-            args,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        self.port = 0
-        self.lines: list[str] = []
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.process.stderr is not None
-            for line in self.process.stderr:
-                self.lines.append(line)
-                match = LISTEN_RE.search(line)
-                if match:
-                    self.port = int(match.group(2))
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(60) or not self._healthy(deadline=time.monotonic() + 60):
-            self.stop()
-            raise RuntimeError("server did not start:\n" + "".join(self.lines))
-
-    def _healthy(self, deadline: float) -> bool:
-        import urllib.request
-
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2):
-                    return True
-            except OSError:
-                time.sleep(0.1)
-        return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 def make_token(data_dir: Path, database_url: str | None) -> str:
@@ -245,7 +184,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="daqhub-bench-") as tmp:
         data_dir = Path(tmp)
         token = make_token(data_dir, args.database_url)
-        server = Server(data_dir, args.database_url, args.workers)
+        # Logs of the benchmark's own records stay for the run; no retention sweep mid-run.
+        server = DaqhubServer(
+            data_dir,
+            database_url=args.database_url,
+            workers=args.workers,
+            env={"DAQHUB_MONITOR__LOG_RETENTION_DAYS": "0"},
+        )
         backend = "postgresql" if args.database_url else "sqlite"
         try:
             for name in chosen:

@@ -23,12 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,73 +40,13 @@ from daqhub.client.receiver import ReceiverClient
 from daqhub.core.auth import TokenStore, load_secret_key
 from daqhub.core.db import Database
 from daqhub.core.migrations import upgrade
+from daqhub_process import DaqhubServer
 
-LISTEN_RE = re.compile(r"daqhub listening on http://([^:]+):(\d+)")
 MB = 1_000_000
 
 
 def emit(**fields: Any) -> None:
     print(json.dumps({"bench": "receiver", **fields}), flush=True)
-
-
-class Server:
-    """``daqhub serve`` with only the receiver, in a subprocess on a free port."""
-
-    def __init__(self, data_dir: Path, database_url: str, workers: int) -> None:
-        args = [sys.executable, "-m", "daqhub", "serve", "--data-dir", str(data_dir)]
-        args += ["--database-url", database_url, "--listen", "127.0.0.1:0=receiver"]
-        args += ["--workers", str(workers), "--log-level", "warning"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DAQHUB_")}
-        env["DAQHUB_RECEIVER__MAX_UPLOAD_BYTES"] = str(2 * 1024 * 1024 * 1024)
-        self.process = subprocess.Popen(
-            args,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        self.port = 0
-        self.lines: list[str] = []
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.process.stderr is not None
-            for line in self.process.stderr:
-                self.lines.append(line)
-                match = LISTEN_RE.search(line)
-                if match:
-                    self.port = int(match.group(2))
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(60) or not self._healthy(time.monotonic() + 60):
-            self.stop()
-            raise RuntimeError("server did not start:\n" + "".join(self.lines))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _healthy(self, deadline: float) -> bool:
-        import urllib.request
-
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v1/receiver/health", timeout=2):
-                    return True
-            except OSError:
-                time.sleep(0.1)
-        return False
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 # -- test files ----------------------------------------------------------------------------------
@@ -177,7 +113,7 @@ def raw_disk_write(directory: Path, source: Path, writers: int, repeat: int = 3)
     return statistics.median(results)
 
 
-def lean_send(server: Server, token: str, source: Path, run: int) -> None:
+def lean_send(server: DaqhubServer, token: str, source: Path, run: int) -> None:
     """A raw-body upload over a plain socket: no hashing or HTTP library on the sending side,
     so that the sender takes little of the CPU the server shares with it here."""
     size = source.stat().st_size
@@ -196,7 +132,7 @@ def lean_send(server: Server, token: str, source: Path, run: int) -> None:
 
 
 def run_senders(
-    server: Server,
+    server: DaqhubServer,
     token: str,
     source: Path,
     uploads: int,
@@ -266,7 +202,13 @@ def main(argv: list[str] | None = None) -> None:
             )
         finally:
             db.dispose()
-        server = Server(data_dir, database_url, args.workers)
+        server = DaqhubServer(
+            data_dir,
+            listen="127.0.0.1:0=receiver",
+            database_url=database_url,
+            workers=args.workers,
+            env={"DAQHUB_RECEIVER__MAX_UPLOAD_BYTES": str(2 * 1024 * 1024 * 1024)},
+        )
         try:
             receiver_dir = data_dir / "receiver"
             common = {
