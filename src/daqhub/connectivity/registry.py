@@ -87,6 +87,11 @@ class Registry:
         """Overrides the database clock (tests use a manual clock to step through TTLs)."""
 
     @property
+    def _placeholder(self) -> str:
+        """The driver's parameter marker (sqlite3: qmark, psycopg: format)."""
+        return "?" if self.db.dialect == "sqlite" else "%s"
+
+    @property
     def ttl(self) -> float:
         return self.settings.entry_ttl
 
@@ -157,21 +162,18 @@ class Registry:
         return PublishOutcome(created, *outcome)
 
     def _existing(self, session: Session, partition_id: int, uids: list[str]) -> dict[str, Any]:
+        """Stored rows of these uids. Plain driver SQL: this runs on every publish and
+        retract, where building SQLAlchemy expressions per uid would cost more than the query."""
+        ph = self._placeholder
+        conn = session.connection()
         found: dict[str, Any] = {}
         for chunk in _chunks(uids):
-            rows = session.execute(
-                select(
-                    ConnEntry.id,
-                    ConnEntry.uid,
-                    ConnEntry.uri,
-                    ConnEntry.data_type,
-                    ConnEntry.connection_type,
-                    ConnEntry.capacity,
-                    ConnEntry.last_published,
-                    ConnEntry.expiry_reported,
-                ).where(ConnEntry.partition_id == partition_id, ConnEntry.uid.in_(chunk))
-            ).all()
-            for row in rows:
+            markers = ", ".join([ph] * len(chunk))
+            sql = (
+                "SELECT id, uid, uri, data_type, connection_type, capacity, last_published "
+                f"FROM conn_entries WHERE partition_id = {ph} AND uid IN ({markers})"
+            )
+            for row in conn.exec_driver_sql(sql, (partition_id, *chunk)):
                 found[row.uid] = row
         return found
 
@@ -221,20 +223,27 @@ class Registry:
                 )
                 continue
             updates.append(
-                {
-                    "_id": old.id,
-                    "uri": conn.uri,
-                    "data_type": conn.data_type,
-                    "connection_type": conn.connection_type,
-                    "capacity": conn.capacity,
-                    "last_published": now,
-                    "publisher": publisher[:64],
-                    "changed_rev": rev,
-                }
+                (
+                    conn.uri,
+                    conn.data_type,
+                    conn.connection_type,
+                    conn.capacity,
+                    now,
+                    publisher[:64],
+                    rev,
+                    False,
+                    old.id,
+                )
             )
-            before = {f: getattr(old, f) for f in _FIELDS}
-            after = {f: getattr(conn, f) for f in _FIELDS}
-            if before != after:
+            # Compare as tuples first: refreshes that change nothing are nearly all the traffic.
+            if (old.uri, old.data_type, old.connection_type, old.capacity) != (
+                conn.uri,
+                conn.data_type,
+                conn.connection_type,
+                conn.capacity,
+            ):
+                before = {f: getattr(old, f) for f in _FIELDS}
+                after = {f: getattr(conn, f) for f in _FIELDS}
                 changed += 1
                 self._event(
                     session,
@@ -261,24 +270,15 @@ class Registry:
         partition.last_publish_at = now
         return len(inserts), changed, revived
 
-    @staticmethod
-    def _bulk_update(session: Session, params: list[dict[str, Any]]) -> None:
-        statement = (
-            update(ConnEntry)
-            .where(ConnEntry.id == bindparam("_id"))
-            .values(
-                uri=bindparam("uri"),
-                data_type=bindparam("data_type"),
-                connection_type=bindparam("connection_type"),
-                capacity=bindparam("capacity"),
-                last_published=bindparam("last_published"),
-                publish_count=ConnEntry.publish_count + 1,
-                publisher=bindparam("publisher"),
-                changed_rev=bindparam("changed_rev"),
-                expiry_reported=False,
-            )
+    def _bulk_update(self, session: Session, params: list[tuple[Any, ...]]) -> None:
+        """Refresh existing entries in one executemany (the bulk of all publish traffic)."""
+        ph = self._placeholder
+        sql = (
+            f"UPDATE conn_entries SET uri = {ph}, data_type = {ph}, connection_type = {ph}, "
+            f"capacity = {ph}, last_published = {ph}, publish_count = publish_count + 1, "
+            f"publisher = {ph}, changed_rev = {ph}, expiry_reported = {ph} WHERE id = {ph}"
         )
-        session.connection().execute(statement, params)
+        session.connection().exec_driver_sql(sql, params)
 
     # -- lookup -----------------------------------------------------------------------------------
 
