@@ -40,7 +40,7 @@ ALPHABET = string.ascii_letters[:6] + "DRO-_.0123é\n"
 
 def _snapshot(uids: list[str]) -> Snapshot:
     entries = {
-        uid: CachedEntry(uid, "u", "T", 0, 0, seq, 1.0, entry_json(uid, "u", 0, "T", 0))
+        uid: CachedEntry(uid, "u", "T", 0, 0, seq, entry_json(uid, "u", 0, "T", 0))
         for seq, uid in enumerate(uids)
     }
     keyed = sorted((u.encode(), u) for u in entries)
@@ -57,7 +57,9 @@ def test_candidate_range_matches_full_scan(seed: int) -> None:
     registry.settings = ConnectivitySettings()
     for source in PATTERNS:
         pattern = compile_uid_regex(source)
-        fast = [e.uid for e in registry._match(snapshot, pattern, "T", now=1.5)]
+        fast = [
+            e.uid for e in sorted(registry._candidates(snapshot, pattern, "T"), key=lambda e: e.seq)
+        ]
         slow = sorted(
             (e for e in snapshot.entries.values() if pattern.regex.fullmatch(e.uid)),
             key=lambda e: e.seq,
@@ -69,7 +71,7 @@ def test_search_mode_reproduces_v1_substring_matching() -> None:
     snapshot = _snapshot(["DRO-000-tp_to_trigger", "X"])
     registry = Registry.__new__(Registry)
     registry.settings = ConnectivitySettings(match_mode="search")
-    assert [e.uid for e in registry._match(snapshot, compile_uid_regex("000"), "T", 1.5)] == [
+    assert [e.uid for e in registry._candidates(snapshot, compile_uid_regex("000"), "T")] == [
         "DRO-000-tp_to_trigger"
     ]
 

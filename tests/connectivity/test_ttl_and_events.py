@@ -213,3 +213,28 @@ def test_non_positive_ttl_is_refused(
     monkeypatch.setenv("ENTRY_TTL", ttl)
     with pytest.raises(ValidationError):
         load_settings(overrides={"data_dir": tmp_path})
+
+
+def test_refresh_keeps_entries_live_without_invalidating_the_cache(
+    client: TestClient, clock: ManualClock
+) -> None:
+    registry = runtime_of(client).services["connectivity"].registry
+    assert post(client, "/publish", CC_TEST).status_code == 200
+    assert len(lookup(client, "ccTest", "DRO.*").json()) == 2
+    loads = (registry.cache.full_loads, registry.cache.incremental_loads)
+    for _ in range(3):
+        clock.advance(8)  # each refresh lands before the TTL runs out
+        assert post(client, "/publish", CC_TEST).status_code == 200
+        assert len(lookup(client, "ccTest", "DRO.*").json()) == 2
+    assert (registry.cache.full_loads, registry.cache.incremental_loads) == loads
+    # A change of fields is picked up at once, incrementally.
+    clock.advance(5)
+    moved = {
+        "partition": "ccTest",
+        "connections": [dict(CC_TEST["connections"][1], uri="tcp://moved:1")],
+    }
+    assert post(client, "/publish", moved).status_code == 200
+    assert lookup(client, "ccTest", "DRO-001.*").json()[0]["uri"] == "tcp://moved:1"
+    assert registry.cache.incremental_loads == loads[1] + 1
+    clock.advance(6)  # DRO-000 was last published 11 s ago, DRO-001 6 s ago
+    assert [e["uid"] for e in lookup(client, "ccTest", "DRO.*").json()] == ["DRO-001-tp_to_trigger"]

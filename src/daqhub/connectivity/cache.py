@@ -1,7 +1,9 @@
-"""A per-process cache of partitions that is never stale.
+"""A per-process cache of the partitions' entries (their fields), never stale.
 
-Every lookup reads the partition's ``(id, epoch, rev)`` from the database (one indexed row, the
-same query that tells 404 from 200), then:
+The cache holds what an entry *is* (uid, uri, data type, connection type, capacity, position),
+not when it was last published: refreshes, nearly all of the traffic, only change publish times,
+which lookups read for the matching entries. Every lookup reads the partition's
+``(id, epoch, rev)`` from the database (the same row that tells 404 from 200), then:
 
 * same ``(id, epoch, rev)`` as the cached snapshot: the snapshot is exact;
 * same ``id`` and ``epoch``, higher ``rev``: only entries with ``changed_rev`` above the cached
@@ -9,8 +11,9 @@ same query that tells 404 from 200), then:
 * otherwise (entries were removed, or the partition was re-created): the partition is reloaded.
 
 Snapshots are immutable; a refresh builds a new one and swaps the reference, so concurrent
-lookups in other threads never see a half-updated snapshot. See models.py for why reading the
-counters and the rows in separate statements is still safe under READ COMMITTED.
+lookups in other threads never see a half-updated snapshot. A lookup reads the partition row,
+changed entries and publish times in one snapshot (SQLite's read transaction, PostgreSQL's
+REPEATABLE READ), so it never mixes two publishes.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ class CachedEntry:
     connection_type: int
     capacity: int
     seq: int
-    last_published: float
     json: str
     """The lookup result element, serialised once (key order and compactness as the original)."""
 
@@ -74,14 +76,13 @@ _COLUMNS = (
     ConnEntry.connection_type,
     ConnEntry.capacity,
     ConnEntry.seq,
-    ConnEntry.last_published,
 )
 
 
-def _cached(rows: Iterable[tuple[str, str, str, int, int, int, float]]) -> dict[str, CachedEntry]:
+def _cached(rows: Iterable[tuple[str, str, str, int, int, int]]) -> dict[str, CachedEntry]:
     return {
-        uid: CachedEntry(uid, uri, dt, ct, cap, seq, lp, entry_json(uid, uri, ct, dt, cap))
-        for uid, uri, dt, ct, cap, seq, lp in rows
+        uid: CachedEntry(uid, uri, dt, ct, cap, seq, entry_json(uid, uri, ct, dt, cap))
+        for uid, uri, dt, ct, cap, seq in rows
     }
 
 

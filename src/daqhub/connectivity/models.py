@@ -1,10 +1,14 @@
 """Tables of the connectivity service.
 
-A partition row carries two counters that let every process keep a provably fresh cache:
+A partition row carries two counters that let every process keep a provably fresh cache of
+the entries' fields (see cache.py):
 
-* ``rev`` increases with every change to the partition's entries (publish, retract, purge);
-  each entry remembers the ``rev`` at which it last changed (``changed_rev``), so a cache at
-  revision R catches up by reading only entries with ``changed_rev > R``;
+* ``rev`` increases whenever an entry is added or its fields change; each entry remembers the
+  ``rev`` at which it last changed (``changed_rev``), so a cache at revision R catches up by
+  reading only entries with ``changed_rev > R``. A refresh (a republish that changes nothing)
+  only updates ``last_published``, ``publish_count``, ``publisher`` and ``expiry_reported``,
+  none of them indexed, so PostgreSQL can update the row in place (a HOT update, helped by the
+  table's fill factor) instead of adding index entries on every publish;
 * ``epoch`` increases whenever entries are *removed*, which an incremental read cannot see; a
   cache whose epoch differs reloads the partition.
 
@@ -47,7 +51,6 @@ class ConnEntry(Base):
     __table_args__ = (
         UniqueConstraint("partition_id", "uid"),
         Index("ix_conn_entries_partition_rev", "partition_id", "changed_rev"),
-        Index("ix_conn_entries_expiry", "expiry_reported", "last_published"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

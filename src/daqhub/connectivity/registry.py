@@ -191,7 +191,9 @@ class Registry:
         if partition.entry_count + len(new) > limit:
             raise QuotaExceeded(f"partition {partition.name} would exceed {limit} entries")
         rev = partition.rev + 1
-        inserts, updates = [], []
+        inserts: list[dict[str, Any]] = []
+        refreshes: list[tuple[Any, ...]] = []
+        rewrites: list[tuple[Any, ...]] = []
         changed = revived = 0
         for conn in connections:
             old = existing.get(conn.uid)
@@ -222,34 +224,39 @@ class Registry:
                     now=now,
                 )
                 continue
-            updates.append(
-                (
-                    conn.uri,
-                    conn.data_type,
-                    conn.connection_type,
-                    conn.capacity,
-                    now,
-                    publisher[:64],
-                    rev,
-                    False,
-                    old.id,
-                )
-            )
             # Compare as tuples first: refreshes that change nothing are nearly all the traffic.
-            if (old.uri, old.data_type, old.connection_type, old.capacity) != (
+            if (old.uri, old.data_type, old.connection_type, old.capacity) == (
                 conn.uri,
                 conn.data_type,
                 conn.connection_type,
                 conn.capacity,
             ):
-                before = {f: getattr(old, f) for f in _FIELDS}
-                after = {f: getattr(conn, f) for f in _FIELDS}
+                refreshes.append((now, publisher[:64], False, old.id))
+            else:
+                rewrites.append(
+                    (
+                        conn.uri,
+                        conn.data_type,
+                        conn.connection_type,
+                        conn.capacity,
+                        now,
+                        publisher[:64],
+                        rev,
+                        False,
+                        old.id,
+                    )
+                )
                 changed += 1
                 self._event(
                     session,
                     partition,
                     "connection.changed",
-                    {"uid": conn.uid, "old": before, "new": after, "publisher": publisher},
+                    {
+                        "uid": conn.uid,
+                        "old": {f: getattr(old, f) for f in _FIELDS},
+                        "new": {f: getattr(conn, f) for f in _FIELDS},
+                        "publisher": publisher,
+                    },
                     now=now,
                 )
             if now - old.last_published >= self.ttl:
@@ -263,48 +270,63 @@ class Registry:
                 )
         if inserts:
             session.execute(insert(ConnEntry), inserts)
-        if updates:
-            self._bulk_update(session, updates)
+        ph = self._placeholder
+        connection = session.connection()
+        if refreshes:
+            # Only unindexed columns: PostgreSQL updates the row in place (HOT), no index churn.
+            connection.exec_driver_sql(
+                f"UPDATE conn_entries SET last_published = {ph}, "
+                f"publish_count = publish_count + 1, publisher = {ph}, expiry_reported = {ph} "
+                f"WHERE id = {ph}",
+                refreshes,
+            )
+        if rewrites:
+            connection.exec_driver_sql(
+                f"UPDATE conn_entries SET uri = {ph}, data_type = {ph}, connection_type = {ph}, "
+                f"capacity = {ph}, last_published = {ph}, publish_count = publish_count + 1, "
+                f"publisher = {ph}, changed_rev = {ph}, expiry_reported = {ph} WHERE id = {ph}",
+                rewrites,
+            )
         partition.entry_count += len(inserts)
-        partition.rev = rev
+        if inserts or rewrites:
+            partition.rev = rev  # the cache must reread these entries; refreshes need not
         partition.last_publish_at = now
         return len(inserts), changed, revived
-
-    def _bulk_update(self, session: Session, params: list[tuple[Any, ...]]) -> None:
-        """Refresh existing entries in one executemany (the bulk of all publish traffic)."""
-        ph = self._placeholder
-        sql = (
-            f"UPDATE conn_entries SET uri = {ph}, data_type = {ph}, connection_type = {ph}, "
-            f"capacity = {ph}, last_published = {ph}, publish_count = publish_count + 1, "
-            f"publisher = {ph}, changed_rev = {ph}, expiry_reported = {ph} WHERE id = {ph}"
-        )
-        session.connection().exec_driver_sql(sql, params)
 
     # -- lookup -----------------------------------------------------------------------------------
 
     def lookup(self, partition: str, pattern: UidPattern, data_type: str) -> LookupResult:
         """Live entries of ``partition`` whose uid matches and whose data type is equal.
 
-        The hot path of the service: one indexed row read (which also gives the database
-        clock on PostgreSQL), then the partition cache, on a bare connection (no ORM session).
+        The hot path of the service, on a bare connection (no ORM session) and one snapshot:
+        the partition's row (with the database clock on PostgreSQL) validates the cache, the
+        cache gives the matching entries, and their publish times are read for liveness
+        (refreshes change only those times, so they never invalidate the cache).
         """
         if not storable(partition):
             raise PartitionNotFound(partition)
         with self.db.engine.connect() as conn:
             server_clock = self.clock is None and self.db.dialect == "postgresql"
+            if server_clock:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             query = _PARTITION_AND_CLOCK if server_clock else _PARTITION
             row = conn.execute(query, {"name": partition}).first()
             if row is None:
                 raise PartitionNotFound(partition)
             now = float(row[3]) if server_clock else self.now(conn)
             snapshot = self.cache.get(conn, partition, row[0], row[1], row[2])
-        return LookupResult(self._match(snapshot, pattern, data_type, now))
-
-    def _match(
-        self, snapshot: Snapshot, pattern: UidPattern, data_type: str, now: float
-    ) -> list[CachedEntry]:
-        entries = snapshot.entries
+            candidates = self._candidates(snapshot, pattern, data_type)
+            published = self._publish_times(conn, row[0], candidates) if candidates else {}
         cutoff = now - self.ttl
+        live = [e for e in candidates if published.get(e.uid, cutoff) > cutoff]
+        live.sort(key=lambda e: e.seq)
+        return LookupResult(live)
+
+    def _candidates(
+        self, snapshot: Snapshot, pattern: UidPattern, data_type: str
+    ) -> list[CachedEntry]:
+        """Entries whose uid matches and whose data type is equal, live or not."""
+        entries = snapshot.entries
         mode = self.settings.match_mode
         if mode == "fullmatch" and pattern.literal is not None:
             entry = entries.get(pattern.literal)
@@ -316,9 +338,23 @@ class Registry:
             else:
                 uids = snapshot.sorted_uids
             hits = [entries[uid] for uid in uids if pattern.matches(uid, mode)]
-        result = [e for e in hits if e.data_type == data_type and e.last_published > cutoff]
-        result.sort(key=lambda e: e.seq)
-        return result
+        return [e for e in hits if e.data_type == data_type]
+
+    def _publish_times(
+        self, conn: DBConnection, partition_id: int, entries: list[CachedEntry]
+    ) -> dict[str, float]:
+        ph = self._placeholder
+        if len(entries) > _IN_CHUNK:  # a broad pattern: one pass over the partition is cheaper
+            sql = f"SELECT uid, last_published FROM conn_entries WHERE partition_id = {ph}"
+            params: tuple[Any, ...] = (partition_id,)
+        else:
+            markers = ", ".join([ph] * len(entries))
+            sql = (
+                "SELECT uid, last_published FROM conn_entries "
+                f"WHERE partition_id = {ph} AND uid IN ({markers})"
+            )
+            params = (partition_id, *(e.uid for e in entries))
+        return dict(conn.exec_driver_sql(sql, params).all())
 
     # -- retract ----------------------------------------------------------------------------------
 
