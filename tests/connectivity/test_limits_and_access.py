@@ -161,3 +161,25 @@ def test_metrics(published: TestClient) -> None:
     assert "daqhub_connectivity_partitions 1.0" in text
     assert 'daqhub_connectivity_entries{state="live"} 2.0' in text
     assert "daqhub_connectivity_request_seconds_bucket" in text
+
+
+def test_entry_table_is_analyzed_after_a_large_publish(postgres_url: str, tmp_path: Any) -> None:
+    """A DAQ that publishes thousands of entries at once gets plans from real statistics."""
+    from daqhub.connectivity.registry import Registry
+    from daqhub.connectivity.requests import parse_publish
+    from daqhub.connectivity.settings import ConnectivitySettings
+    from daqhub.core.db import Database
+
+    db = Database(postgres_url)
+    registry = Registry(db, ConnectivitySettings())
+    body = {"partition": "big", "connections": [_conn(f"u{i}") for i in range(3000)]}
+    import json
+
+    registry.publish(parse_publish(json.dumps(body).encode(), max_connections=10_000))
+    assert registry.refresh_statistics() is True
+    with db.engine.connect() as conn:
+        estimated = conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE relname = 'conn_entries'"
+        ).scalar_one()
+    assert estimated == 3000
+    db.dispose()

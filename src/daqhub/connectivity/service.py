@@ -26,6 +26,7 @@ class ConnectivityService(Service):
         runtime.tasks.periodic(
             "connectivity-expiry", settings.sweep_interval, registry.sweep_expired
         )
+        runtime.tasks.periodic("connectivity-analyze", 5.0, registry.refresh_statistics)
         if settings.expired_retention > 0:
             retention = settings.expired_retention
             runtime.tasks.periodic(
