@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 NAV_LINKS = (
     ("/ui/connectivity", "Connectivity"),
     ("/ui/receiver", "DQM receiver"),
-    ("/ui/monitor", "Workflow monitor"),
     ("/docs", "API"),
     ("/metrics", "Metrics"),
 )
