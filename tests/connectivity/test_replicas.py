@@ -100,6 +100,10 @@ def test_two_workers_answer_consistently(
     for t in threads:
         t.join()
     assert errors == []
+    # Whichever worker answers /metrics, it reports the requests of both.
+    line = 'daqhub_connectivity_requests_total{method="POST",route="/publish",status="200"} 60.0'
+    for _ in range(6):
+        assert line in requests.get(f"{server.url}/metrics", timeout=10).text
 
 
 def test_kill_9_during_publish_is_all_or_nothing(
