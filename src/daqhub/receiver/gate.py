@@ -118,20 +118,9 @@ class Gate:
         if value is None:
             self._on_failure("missing")
             raise TokenMissing()
-        address = client_address(request)
-        left = self.throttle.retry_after(address)
-        if left is not None:
-            self._on_failure("throttled")
-            raise Throttled(left)
-        principal = await run_in_threadpool(self.tokens.verify, value, client=address)
-        if principal is None:
-            self.throttle.failure(address)
-            self._on_failure("invalid")
-            raise TokenInvalid()
-        if not any(principal.has_scope(scope) for scope in scopes):
-            self._on_failure("scope")
-            raise ScopeDenied()
-        return principal
+        return await self._verify(
+            value, client_address(request), scopes, invalid=TokenInvalid, denied=ScopeDenied
+        )
 
     async def check_api(
         self, request: Request, scopes: tuple[str, ...], *, open_access: bool = False
@@ -151,6 +140,20 @@ class Gate:
 
     async def authorize(self, value: str, address: str, scopes: tuple[str, ...]) -> Principal:
         """A presented credential, daqhub API style: 429, 401 or 403, else the principal."""
+        return await self._verify(
+            value, address, scopes, invalid=NotAuthenticated, denied=ApiForbidden
+        )
+
+    async def _verify(
+        self,
+        value: str,
+        address: str,
+        scopes: tuple[str, ...],
+        *,
+        invalid: type[Exception],
+        denied: type[Exception],
+    ) -> Principal:
+        """Throttle, verify and check scopes; the two wire styles differ only in their errors."""
         left = self.throttle.retry_after(address)
         if left is not None:
             self._on_failure("throttled")
@@ -159,8 +162,8 @@ class Gate:
         if principal is None:
             self.throttle.failure(address)
             self._on_failure("invalid")
-            raise NotAuthenticated()
+            raise invalid()
         if not any(principal.has_scope(scope) for scope in scopes):
             self._on_failure("scope")
-            raise ApiForbidden()
+            raise denied()
         return principal
