@@ -18,6 +18,7 @@ from tests.receiver.test_server import make_token, start
 
 pytestmark = pytest.mark.browser
 
+
 @pytest.fixture(params=["sqlite"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
