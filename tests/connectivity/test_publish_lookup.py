@@ -235,6 +235,12 @@ MALFORMED_PUBLISHES = [
         "partition": "ccTest",
         "connections": [{"uid": "x" * 1025, "uri": "u", "data_type": "T", "connection_type": 0}],
     },
+    {  # 600 characters but 2,400 bytes: too long for a database index key
+        "partition": "ccTest",
+        "connections": [
+            {"uid": "\U0001f600" * 600, "uri": "u", "data_type": "T", "connection_type": 0}
+        ],
+    },
     {"partition": "ccTest", "connections": "nope"},
     {"partition": "ccTest"},
     {"connections": []},
@@ -364,3 +370,15 @@ def test_never_422_or_redirect(
     assert response.status_code != 422
     assert not 300 <= response.status_code < 400
     assert response.status_code < 500
+
+
+def test_longest_uids_are_stored_on_every_backend(client: TestClient) -> None:
+    uids = ["x" * 1024, "\u00e9" * 1024]  # 1,024 characters; 1,024 and 2,048 UTF-8 bytes
+    body = {
+        "partition": "long",
+        "connections": [
+            {"uid": u, "uri": "u", "data_type": "T", "connection_type": 0} for u in uids
+        ],
+    }
+    assert post(client, "/publish", body).status_code == 200
+    assert [e["uid"] for e in lookup(client, "long", ".*", "T").json()] == uids

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 MAX_PARTITION_LEN = 256
 MAX_UID_LEN = 1024
+MAX_UID_BYTES = 2048
+"""UTF-8 bytes of a uid: it is a key of a database index (PostgreSQL's btree entries stop near
+2,700 bytes); 1,024 characters of ASCII or two-byte UTF-8 always fit."""
 MAX_URI_LEN = 4096
 MAX_DATA_TYPE_LEN = 256
 MAX_REGEX_LEN = 1024
@@ -143,6 +146,8 @@ def parse_publish(body: bytes, *, max_connections: int) -> PublishRequest:
             log.warning("publish to %r: skipping connections[%d] without uid/uri", partition, index)
             continue
         uid = _string(item, index, "uid", MAX_UID_LEN, non_empty=True)
+        if len(uid.encode("utf-8")) > MAX_UID_BYTES:
+            raise BadRequest(f"connections[{index}]: 'uid' longer than {MAX_UID_BYTES} bytes")
         uri = _string(item, index, "uri", MAX_URI_LEN)
         if "data_type" not in item:
             raise BadRequest(f"connections[{index}]: missing 'data_type'")
