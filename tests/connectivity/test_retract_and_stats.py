@@ -196,3 +196,26 @@ def test_admin_routes_can_be_disabled_or_need_a_token(make_client: Any, route: s
     assert guarded.get(route, headers={"Authorization": f"Bearer {token}"}).status_code == 200
     limited = runtime_of(guarded).tokens.create("ro", scopes=["connectivity"])
     assert guarded.get(route, headers={"Authorization": f"Bearer {limited}"}).status_code == 403
+
+
+def test_dump_page_is_bounded_and_escaped(make_client: Any) -> None:
+    client = make_client(connectivity={"dump_row_limit": 3})
+    connections = [
+        {
+            "uid": f"<script>u{i}</script>",
+            "uri": "tcp://h:1",
+            "data_type": "T",
+            "connection_type": 0,
+        }
+        for i in range(5)
+    ]
+    assert (
+        post(client, "/publish", {"partition": "<b>p</b>", "connections": connections}).status_code
+        == 200
+    )
+    page = client.get("/").text
+    assert "\u2026 2 more entries not shown" in page
+    assert "&lt;script&gt;u0&lt;/script&gt;" in page
+    assert "<script>u0" not in page
+    assert "&lt;b&gt;p&lt;/b&gt;" in page
+    assert "u3" not in page
