@@ -59,15 +59,28 @@ class PublishOutcome:
     revived: int
 
 
-_PARTITION = select(ConnPartition.id, ConnPartition.epoch, ConnPartition.rev).where(
-    ConnPartition.name == bindparam("name")
-)
-_PARTITION_AND_CLOCK = select(
-    ConnPartition.id,
-    ConnPartition.epoch,
-    ConnPartition.rev,
-    func.extract("epoch", func.clock_timestamp()),
-).where(ConnPartition.name == bindparam("name"))
+def _partition_query(*, clock: bool, uid: bool) -> Any:
+    """The partition's cache counters, optionally with the database clock and the publish time
+    of one uid, in one statement: an exact-uid lookup (what iomanager sends) is one round trip."""
+    columns: list[Any] = [ConnPartition.id, ConnPartition.epoch, ConnPartition.rev]
+    columns.append(func.extract("epoch", func.clock_timestamp()).label("now") if clock else None)
+    if uid:
+        published = (
+            select(ConnEntry.last_published)
+            .where(ConnEntry.partition_id == ConnPartition.id, ConnEntry.uid == bindparam("uid"))
+            .scalar_subquery()
+        )
+        columns.append(published.label("published"))
+    return select(*(c for c in columns if c is not None)).where(
+        ConnPartition.name == bindparam("name")
+    )
+
+
+_PARTITION_QUERIES = {
+    (clock, uid): _partition_query(clock=clock, uid=uid)
+    for clock in (False, True)
+    for uid in (False, True)
+}
 
 
 def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
@@ -305,18 +318,25 @@ class Registry:
         """
         if not storable(partition):
             raise PartitionNotFound(partition)
+        literal = pattern.literal if self.settings.match_mode == "fullmatch" else None
         with self.db.engine.connect() as conn:
             server_clock = self.clock is None and self.db.dialect == "postgresql"
             if server_clock:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            query = _PARTITION_AND_CLOCK if server_clock else _PARTITION
-            row = conn.execute(query, {"name": partition}).first()
+            query = _PARTITION_QUERIES[(server_clock, literal is not None)]
+            params = {"name": partition} if literal is None else {"name": partition, "uid": literal}
+            row = conn.execute(query, params).first()
             if row is None:
                 raise PartitionNotFound(partition)
-            now = float(row[3]) if server_clock else self.now(conn)
-            snapshot = self.cache.get(conn, partition, row[0], row[1], row[2])
+            now = float(row.now) if server_clock else self.now(conn)
+            snapshot = self.cache.get(conn, partition, row.id, row.epoch, row.rev)
             candidates = self._candidates(snapshot, pattern, data_type)
-            published = self._publish_times(conn, row[0], candidates) if candidates else {}
+            if literal is not None:
+                published = {literal: row.published} if row.published is not None else {}
+            elif candidates:
+                published = self._publish_times(conn, row.id, candidates)
+            else:
+                published = {}
         cutoff = now - self.ttl
         live = [e for e in candidates if published.get(e.uid, cutoff) > cutoff]
         live.sort(key=lambda e: e.seq)
