@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,6 +27,7 @@ from daqhub.core.metrics import RequestMetrics
 from daqhub.core.runtime import Runtime
 from daqhub.core.service import Listener, Service, parse_listener
 from daqhub.settings import Settings, load_settings
+from daqhub.web.home import render_home
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,6 @@ def _mount_root(
         app.add_api_route("/", token_root, methods=["GET", "HEAD", "POST"], include_in_schema=False)
         return
 
-    from daqhub.web.home import render_home
-
     async def root(request: Request) -> Response:
         if token_root is not None and (request.method == "POST" or "token" in request.headers):
             return await token_root(request)
@@ -117,8 +117,6 @@ def _mount_root(
             return json_response(
                 {"message": "Method Not Allowed", "status": 405}, 405, {"Allow": "GET, HEAD"}
             )
-        from starlette.concurrency import run_in_threadpool
-
         if not await run_in_threadpool(runtime.db.ping):
             return HTMLResponse(
                 "<html><body><h1>Service Unavailable</h1><p>The database is unreachable.</p>"

@@ -1,7 +1,8 @@
 """HTTP routes of the connectivity service, wire-compatible with the DUNE connectivityserver.
 
 Routes are thin: read the raw body (any Content-Type, bounded size), parse it, call the registry
-in the thread pool under the request deadline, and render the answer. Errors are
+(in the thread pool under the request deadline; SQLite lookups inline), and render the answer.
+They are served by the lean front router (:mod:`daqhub.core.fastroutes`). Errors are
 :class:`ConnectivityError` subclasses rendered as ``{"error": ..., "message": ...}``.
 """
 
@@ -11,8 +12,8 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -26,8 +27,10 @@ from daqhub.connectivity.errors import (
     PartitionNotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    render,
 )
 from daqhub.connectivity.matching import compile_uid_regex
+from daqhub.connectivity.registry import LookupResult
 from daqhub.connectivity.requests import (
     parse_lookup,
     parse_publish,
@@ -37,7 +40,7 @@ from daqhub.connectivity.requests import (
 from daqhub.connectivity.state import ConnectivityState
 from daqhub.core.errors import ErrorFormats, json_response
 from daqhub.core.fastroutes import FastRoutes, Handler
-from daqhub.core.http import bearer_or_token, client_address
+from daqhub.core.http import client_address
 
 log = logging.getLogger("daqhub.connectivity")
 audit = logging.getLogger("daqhub.audit")
@@ -65,25 +68,19 @@ def ok() -> Response:
     return HTMLResponse("OK")
 
 
-def render_error(exc: ConnectivityError) -> Response:
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message, **exc.extra}
-    return json_response(body, exc.status)
-
-
 def _owns(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in COMPAT_PATHS) or path.startswith(
         "/api/v1/partitions"
     )
 
 
-def not_allowed(_request: Request, methods: list[str]) -> Response:
-    body = {"error": "method_not_allowed", "message": "Method Not Allowed"}
-    return json_response(body, 405, {"Allow": ", ".join(methods)})
-
-
 def router_error(_request: Request, status: int, message: str, headers: dict[str, str]) -> Response:
     codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 500: "internal_error"}
     return json_response({"error": codes.get(status, "error"), "message": message}, status, headers)
+
+
+def not_allowed(request: Request, methods: list[str]) -> Response:
+    return router_error(request, 405, "Method Not Allowed", {"Allow": ", ".join(methods)})
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -122,21 +119,14 @@ def mount(
             raise Forbidden("Client address not allowed")
 
     def check_token(request: Request) -> None:
-        if not settings.require_token:
-            return
-        principal = state.tokens.verify(bearer_or_token(request), client=client_address(request))
-        if principal is None or not principal.has_scope("connectivity"):
+        if settings.require_token and not state.token_allows(request, "connectivity"):
             raise Forbidden("A token with the connectivity scope is required")
 
     def check_admin(request: Request) -> None:
         if settings.admin_auth == "disabled":
             raise Forbidden("This administrative route is disabled")
-        if settings.admin_auth == "token":
-            principal = state.tokens.verify(
-                bearer_or_token(request), client=client_address(request)
-            )
-            if principal is None or not principal.has_scope("admin"):
-                raise Forbidden("An admin token is required")
+        if settings.admin_auth == "token" and not state.token_allows(request, "admin"):
+            raise Forbidden("An admin token is required")
 
     async def run(request: Request, work: Callable[[], T], *, read: bool = False) -> T:
         check_network(request)
@@ -156,126 +146,93 @@ def mount(
             log.warning("database connection lost: %s", exc.__class__.__name__)
             raise ServiceUnavailable("Shared state unavailable") from None
 
-    async def handle(request: Request, fn: Callable[[], Awaitable[Response]]) -> Response:
-        try:
-            return await fn()
-        except ConnectivityError as exc:
-            state.rejected(exc.code)
-            return render_error(exc)
-
     async def publish(request: Request) -> Response:
-        async def go() -> Response:
-            body = await read_body(request, settings.max_body_bytes)
-            parsed = parse_publish(body, max_connections=settings.max_connections_per_request)
-            start = time.perf_counter()
-            await run(request, lambda: registry.publish(parsed, client_address(request)))
-            micros = int((time.perf_counter() - start) * 1e6)
-            state.published(parsed, micros)
-            if settings.debug_level >= 1:
-                log.info(
-                    "publish %s: %d connections in %d us",
-                    parsed.partition,
-                    len(parsed.connections),
-                    micros,
-                )
-            if settings.debug_level >= 3:
-                log.debug("publish body: %s", body[:4096].decode("utf-8", "replace"))
-            return ok()
-
-        return await handle(request, go)
+        body = await read_body(request, settings.max_body_bytes)
+        parsed = parse_publish(body, max_connections=settings.max_connections_per_request)
+        start = time.perf_counter()
+        await run(request, lambda: registry.publish(parsed, client_address(request)))
+        micros = int((time.perf_counter() - start) * 1e6)
+        state.published(parsed, micros)
+        if settings.debug_level >= 1:
+            log.info(
+                "publish %s: %d connections in %d us",
+                parsed.partition,
+                len(parsed.connections),
+                micros,
+            )
+        if settings.debug_level >= 3:
+            log.debug("publish body: %s", body[:4096].decode("utf-8", "replace"))
+        return ok()
 
     async def getconnection(request: Request, partition: str) -> Response:
-        async def go() -> Response:
-            body = await read_body(request, settings.max_body_bytes)
-            query = parse_lookup(body)
-            pattern = compile_uid_regex(query.uid_regex)
-            wait_ms = _wait_ms(request)
-            start = time.perf_counter()
-            try:
-                result = await run(
-                    request, lambda: registry.lookup(partition, pattern, query.data_type), read=True
-                )
-            except PartitionNotFound:
-                state.unknown_partition(partition, query, client_address(request))
-                raise
-            deadline = time.monotonic() + wait_ms / 1000
-            while not result.entries and time.monotonic() < deadline:
-                await asyncio.sleep(LONG_POLL_INTERVAL)
-                result = await run(
-                    request, lambda: registry.lookup(partition, pattern, query.data_type), read=True
-                )
-            micros = int((time.perf_counter() - start) * 1e6)
-            state.looked_up(partition, query, len(result.entries), micros, client_address(request))
-            if settings.debug_level >= 1:
-                log.info(
-                    "lookup %s %r %r: %d found in %d us",
-                    partition,
-                    query.uid_regex,
-                    query.data_type,
-                    len(result.entries),
-                    micros,
-                )
-            return Response(result.to_json(), media_type="application/json")
+        body = await read_body(request, settings.max_body_bytes)
+        query = parse_lookup(body)
+        pattern = compile_uid_regex(query.uid_regex)
+        wait_ms = _wait_ms(request)
+        start = time.perf_counter()
 
-        return await handle(request, go)
+        def lookup() -> LookupResult:
+            return registry.lookup(partition, pattern, query.data_type)
+
+        try:
+            result = await run(request, lookup, read=True)
+        except PartitionNotFound:
+            state.unknown_partition(partition, query, client_address(request))
+            raise
+        deadline = time.monotonic() + wait_ms / 1000
+        while not result.entries and time.monotonic() < deadline:
+            await asyncio.sleep(LONG_POLL_INTERVAL)
+            result = await run(request, lookup, read=True)
+        micros = int((time.perf_counter() - start) * 1e6)
+        state.looked_up(partition, query, len(result.entries), micros, client_address(request))
+        if settings.debug_level >= 1:
+            log.info(
+                "lookup %s %r %r: %d found in %d us",
+                partition,
+                query.uid_regex,
+                query.data_type,
+                len(result.entries),
+                micros,
+            )
+        return Response(result.to_json(), media_type="application/json")
 
     async def retract(request: Request) -> Response:
-        async def go() -> Response:
-            body = await read_body(request, settings.max_body_bytes)
-            parsed = parse_retract(body, max_connections=settings.max_connections_per_request)
-            state.registry.stats.retract()
-            await run(request, lambda: registry.retract(parsed))
-            return ok()
-
-        return await handle(request, go)
+        body = await read_body(request, settings.max_body_bytes)
+        parsed = parse_retract(body, max_connections=settings.max_connections_per_request)
+        registry.stats.retract()
+        await run(request, lambda: registry.retract(parsed))
+        return ok()
 
     async def retract_partition(request: Request) -> Response:
-        async def go() -> Response:
-            body = await read_body(request, settings.max_body_bytes)
-            name = parse_retract_partition(body, request.headers.get("content-type", ""))
-            state.registry.stats.retract_partition()
-            count = await run(request, lambda: registry.retract_partition(name))
-            audit.info(
-                "retract-partition %s (%d entries) from %s", name, count, client_address(request)
-            )
-            return ok()
-
-        return await handle(request, go)
+        body = await read_body(request, settings.max_body_bytes)
+        name = parse_retract_partition(body, request.headers.get("content-type", ""))
+        registry.stats.retract_partition()
+        count = await run(request, lambda: registry.retract_partition(name))
+        audit.info(
+            "retract-partition %s (%d entries) from %s", name, count, client_address(request)
+        )
+        return ok()
 
     async def stats(request: Request) -> Response:
-        async def go() -> Response:
-            counters = await run(request, registry.stats.read)
-            return HTMLResponse(pages.page(pages.render_stats(counters)))
-
-        return await handle(request, go)
+        counters = await run(request, registry.stats.read)
+        return HTMLResponse(pages.page(pages.render_stats(counters)))
 
     async def reset_stats(request: Request) -> Response:
-        async def go() -> Response:
-            check_admin(request)
-            counters = await run(request, registry.reset_stats)
-            return HTMLResponse(pages.page(pages.render_stats(counters)))
-
-        return await handle(request, go)
+        check_admin(request)
+        counters = await run(request, registry.reset_stats)
+        return HTMLResponse(pages.page(pages.render_stats(counters)))
 
     async def reset_service(request: Request) -> Response:
-        async def go() -> Response:
-            check_admin(request)
-            counters = await run(request, registry.reset_service)
-            audit.info("resetService from %s", client_address(request))
-            return HTMLResponse(pages.page(pages.render_stats(counters)))
-
-        return await handle(request, go)
+        check_admin(request)
+        counters = await run(request, registry.reset_service)
+        audit.info("resetService from %s", client_address(request))
+        return HTMLResponse(pages.page(pages.render_stats(counters)))
 
     async def purge(request: Request) -> Response:
-        async def go() -> Response:
-            check_admin(request)
-            removed = await run(request, registry.purge)
-            audit.info(
-                "purge removed %d expired entries, from %s", removed, client_address(request)
-            )
-            return ok()
-
-        return await handle(request, go)
+        check_admin(request)
+        removed = await run(request, registry.purge)
+        audit.info("purge removed %d expired entries, from %s", removed, client_address(request))
+        return ok()
 
     async def live(_request: Request) -> Response:
         return ok()
@@ -287,8 +244,21 @@ def mount(
 
     fast: FastRoutes = app.state.fast_routes
 
+    def guarded(handler: Handler) -> Handler:
+        """Every expected failure becomes the service's JSON error (and a metric)."""
+
+        async def answer(request: Request, *args: str) -> Response:
+            try:
+                return await handler(request, *args)
+            except ConnectivityError as exc:
+                state.rejected(exc.code)
+                return render(exc)
+
+        return answer
+
     def route(path: str, **handlers: Handler) -> None:
-        fast.add(path, handlers, tag=TAG, not_allowed=not_allowed)
+        wrapped = {method: guarded(handler) for method, handler in handlers.items()}
+        fast.add(path, wrapped, tag=TAG, not_allowed=not_allowed)
 
     route("/publish", POST=publish)
     route("/getconnection/{partition}", GET=getconnection, POST=getconnection)

@@ -3,7 +3,11 @@ with the original's status codes (spec/connectivity.md §2.3)."""
 
 from __future__ import annotations
 
-from daqhub.core.errors import DaqhubError
+from typing import Any
+
+from starlette.responses import Response
+
+from daqhub.core.errors import DaqhubError, json_response
 
 
 class ConnectivityError(DaqhubError):
@@ -60,3 +64,9 @@ class QuotaExceeded(ConnectivityError):
 class ServiceUnavailable(ConnectivityError):
     status = 503
     code = "service_unavailable"
+
+
+def render(exc: ConnectivityError) -> Response:
+    """The one wire form of every connectivity error."""
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message, **exc.extra}
+    return json_response(body, exc.status)

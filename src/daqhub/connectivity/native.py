@@ -3,6 +3,7 @@ partition summaries, entries with their ages, missed lookups, and the change-eve
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -10,12 +11,12 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from daqhub.connectivity.errors import ConnectivityError, Forbidden, PartitionNotFound
+from daqhub.connectivity.errors import ConnectivityError, Forbidden, PartitionNotFound, render
 from daqhub.connectivity.models import ConnEntry, ConnLookupMiss, ConnPartition
 from daqhub.connectivity.state import ConnectivityState
+from daqhub.core.db import isoformat
 from daqhub.core.errors import json_response
 from daqhub.core.events import Event
-from daqhub.core.http import bearer_or_token, client_address
 from daqhub.core.runtime import Runtime
 from daqhub.core.sse import stream_events
 
@@ -23,11 +24,8 @@ TAG = "connectivity"
 
 
 def _iso(ts: float | None) -> str | None:
-    from datetime import UTC, datetime
-
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")
+    """Unix seconds (the registry's clock) in daqhub's timestamp format."""
+    return None if ts is None else isoformat(datetime.fromtimestamp(ts, UTC))
 
 
 def partitions_summary(state: ConnectivityState) -> list[dict[str, Any]]:
@@ -108,12 +106,7 @@ def mount(app: FastAPI, state: ConnectivityState, runtime: Runtime) -> None:
     def authorize(request: Request) -> None:
         if settings.admin_auth == "open":
             return
-        principal = state.tokens.verify(bearer_or_token(request), client=client_address(request))
-        if (
-            settings.admin_auth == "disabled"
-            or principal is None
-            or not principal.has_scope("connectivity")
-        ):
+        if settings.admin_auth == "disabled" or not state.token_allows(request, "connectivity"):
             raise Forbidden("A token with the connectivity scope is required")
 
     async def answer(request: Request, work: Any) -> Response:
@@ -121,7 +114,7 @@ def mount(app: FastAPI, state: ConnectivityState, runtime: Runtime) -> None:
             authorize(request)
             return json_response(await run_in_threadpool(work), 200)
         except ConnectivityError as exc:
-            return json_response({"error": exc.code, "message": exc.message}, exc.status)
+            return render(exc)
 
     @router.get("/partitions")
     async def list_partitions(request: Request) -> Response:
@@ -146,7 +139,7 @@ def mount(app: FastAPI, state: ConnectivityState, runtime: Runtime) -> None:
         try:
             authorize(request)
         except ConnectivityError as exc:
-            return json_response({"error": exc.code, "message": exc.message}, exc.status)
+            return render(exc)
 
         def same_partition(event: Event) -> bool:
             return partition is None or event.data.get("partition") == partition

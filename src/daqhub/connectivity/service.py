@@ -34,7 +34,8 @@ class ConnectivityService(Service):
                 min(60.0, max(retention / 10, settings.sweep_interval)),
                 lambda: registry.purge(older_than=retention),
             )
-        runtime.on_stop(_flush_on_stop(state))
+        # Counts not yet flushed would otherwise be lost with this process.
+        runtime.on_stop(lambda: runtime.threads.run(state.flush))
 
     def mount(
         self, app: FastAPI, runtime: Runtime, listener: Listener, formats: ErrorFormats
@@ -53,15 +54,6 @@ class ConnectivityService(Service):
             return dump + pages.render_stats(state.registry.stats.read())
 
         return section
-
-
-def _flush_on_stop(state: ConnectivityState):  # type: ignore[no-untyped-def]
-    from starlette.concurrency import run_in_threadpool
-
-    async def flush() -> None:
-        await run_in_threadpool(state.flush)
-
-    return flush
 
 
 service = ConnectivityService()

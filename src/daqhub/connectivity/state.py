@@ -10,12 +10,14 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
+from starlette.requests import Request
 
 from daqhub.connectivity.models import ConnEntry, ConnPartition
 from daqhub.connectivity.registry import Registry
 from daqhub.connectivity.requests import LookupRequest, PublishRequest
 from daqhub.connectivity.settings import ConnectivitySettings
 from daqhub.core.auth import TokenStore
+from daqhub.core.http import bearer_or_token, client_address
 from daqhub.core.metrics import Metrics
 
 
@@ -92,6 +94,11 @@ class ConnectivityState:
             misses, self._misses = self._misses, []
         if misses:
             self.registry.record_misses(misses, self.settings.lookup_log_size)
+
+    def token_allows(self, request: Request, scope: str) -> bool:
+        """Whether the request carries a valid token (Bearer or Token) with ``scope``."""
+        principal = self.tokens.verify(bearer_or_token(request), client=client_address(request))
+        return principal is not None and principal.has_scope(scope)
 
     def is_ready(self) -> bool:
         try:

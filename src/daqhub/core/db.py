@@ -78,10 +78,6 @@ def isoformat(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class DatabaseUnavailable(Exception):
-    """The database could not be reached or did not answer in time."""
-
-
 class Database:
     """An engine and its session factory, configured for the backend in use."""
 

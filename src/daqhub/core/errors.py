@@ -22,6 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from daqhub.core.http import allowed_methods
+
 log = logging.getLogger(__name__)
 
 
@@ -99,8 +101,6 @@ class ErrorFormats:
             if exc.status_code in (404, 405):
                 message = _phrase(exc.status_code)
             if exc.status_code == 405:
-                from daqhub.core.http import allowed_methods
-
                 headers["Allow"] = ", ".join(allowed_methods(request))
             return self.for_path(request.url.path)(request, exc.status_code, message, headers)
 

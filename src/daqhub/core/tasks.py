@@ -184,7 +184,6 @@ class TaskRunner:
         self._periodic: list[_Periodic] = []
         self._locks: dict[str, LeaderLock] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._wakeups: dict[str, asyncio.Event] = {}
 
     def periodic(
         self,
@@ -206,19 +205,8 @@ class TaskRunner:
                 self._locks[name] = FileLeaderLock(self._data_dir / "locks" / f"{name}.lock")
         return self._locks[name]
 
-    def is_leader(self, lock: str = "leader") -> bool:
-        held = self._locks.get(lock)
-        return held is not None and held.held()
-
-    def wake(self, name: str) -> None:
-        """Run the named task now rather than at its next tick (call from the event loop)."""
-        event = self._wakeups.get(name)
-        if event is not None:
-            event.set()
-
     async def start(self) -> None:
         for task in self._periodic:
-            self._wakeups[task.name] = asyncio.Event()
             self._tasks.append(asyncio.create_task(self._run(task), name=f"daqhub-{task.name}"))
 
     async def stop(self) -> None:
@@ -234,7 +222,6 @@ class TaskRunner:
                 await self._threads.run(lock.release)
 
     async def _run(self, task: _Periodic) -> None:
-        wake = self._wakeups[task.name]
         while True:
             delay = task.interval
             try:
@@ -253,9 +240,7 @@ class TaskRunner:
                 raise
             except Exception:
                 log.exception("background task %s failed; retrying", task.name)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), delay)
-            wake.clear()
+            await asyncio.sleep(delay)
 
     async def _call(self, fn: TaskFn) -> None:
         if inspect.iscoroutinefunction(fn):
