@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection as DBConnection
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[Session | DBConnection], float]
 _IN_CHUNK = 500
 _FIELDS = ("uri", "data_type", "connection_type", "capacity")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ _PARTITION_QUERIES = {
 }
 
 
-def _chunks(items: list[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
+def _chunks(items: list[_T], size: int = _IN_CHUNK) -> Iterator[list[_T]]:
+    """Slices of at most ``size`` items, to keep IN lists within every driver's limits."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -390,10 +392,8 @@ class Registry:
             missing = [uid for uid in request.uids if uid not in existing]
             if existing:
                 ids = [row.id for row in existing.values()]
-                for start in range(0, len(ids), _IN_CHUNK):
-                    session.execute(
-                        delete(ConnEntry).where(ConnEntry.id.in_(ids[start : start + _IN_CHUNK]))
-                    )
+                for chunk in _chunks(ids):
+                    session.execute(delete(ConnEntry).where(ConnEntry.id.in_(chunk)))
                 partition.entry_count -= len(ids)
                 partition.epoch += 1
                 partition.rev += 1
@@ -527,11 +527,9 @@ class Registry:
                     now=now,
                 )
             ids = [row.id for row in rows]
-            for start in range(0, len(ids), _IN_CHUNK):
+            for chunk in _chunks(ids):
                 session.execute(
-                    update(ConnEntry)
-                    .where(ConnEntry.id.in_(ids[start : start + _IN_CHUNK]))
-                    .values(expiry_reported=True)
+                    update(ConnEntry).where(ConnEntry.id.in_(chunk)).values(expiry_reported=True)
                 )
             return len(rows)
 
