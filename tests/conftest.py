@@ -30,7 +30,7 @@ from starlette.testclient import TestClient
 from daqhub.app import create_app
 from daqhub.core import migrations
 from daqhub.core.schema import metadata
-from daqhub.settings import Settings
+from daqhub.settings import Settings, deep_merge
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "DAQHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -161,16 +161,6 @@ def redis_url() -> str:
 
 
 # -- settings and apps ---------------------------------------------------------------------------
-
-
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 @pytest.fixture

@@ -178,11 +178,12 @@ class LegacyEnvSource(PydanticBaseSettingsSource):
         return result
 
 
-def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``, nested mappings merged key by key rather than replaced."""
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -201,7 +202,7 @@ def load_settings(
     clean = _drop_none(dict(overrides or {}))
     resolved = os.environ.get(RESOLVED_ENV)
     if resolved:  # a worker process: the parent already resolved everything but the secret
-        data = _deep_merge(json.loads(resolved), clean)
+        data = deep_merge(json.loads(resolved), clean)
         if os.environ.get("DAQHUB_SECRET_KEY"):
             data["secret_key"] = os.environ["DAQHUB_SECRET_KEY"]
         return Settings.model_validate(data)
