@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -56,12 +57,15 @@ class AtomicWriter:
     def __init__(self, staging_dir: Path, *, mode: int = 0o640, suffix: str = ".part") -> None:
         staging_dir.mkdir(parents=True, exist_ok=True)
         self.temp_path = staging_dir / f"{uuid.uuid4().hex}{suffix}"
-        self._mode = mode
         self._fd: int | None = os.open(
             self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode
         )
+        os.fchmod(self._fd, mode)  # exactly ``mode``, whatever the umask
         self.size = 0
         self.committed = False
+        self._unsynced = True  # even an empty file is synced once before it is published
+        self._syncing: threading.Thread | None = None
+        self._sync_error: OSError | None = None
 
     def write(self, data: bytes) -> None:
         assert self._fd is not None, "writer already closed"
@@ -70,6 +74,7 @@ class AtomicWriter:
             written = os.write(self._fd, view)
             view = view[written:]
         self.size += len(data)
+        self._unsynced = True
 
     def write_all(self, chunks: Iterable[bytes]) -> None:
         for chunk in chunks:
@@ -78,9 +83,47 @@ class AtomicWriter:
     def flush(self) -> None:
         """Make the written bytes durable without publishing them (e.g. before validating)."""
         assert self._fd is not None
+        self._wait_sync()
         os.fsync(self._fd)
+        self._unsynced = False
+
+    def sync_ahead(self) -> bool:
+        """Start making the bytes written so far durable on a helper thread, while writing goes
+        on; False (nothing started) while an earlier one still runs.
+
+        A large file written as it arrives from the network then reaches the disk during the
+        transfer, not all at once in the final fsync: on disks whose cache flushes cost time in
+        proportion to what is dirty, that is what lets a durable write keep pace with a plain
+        one. :meth:`flush`, :meth:`commit` and :meth:`abort` wait for it.
+        """
+        assert self._fd is not None, "writer already closed"
+        if self._syncing is not None and self._syncing.is_alive():
+            return False
+        fd = self._fd
+
+        def sync() -> None:
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                # Linux reports a write-back error to one sync only: keep it for the caller.
+                self._sync_error = exc
+
+        self._syncing = threading.Thread(target=sync, name="daqhub-sync-ahead", daemon=True)
+        self._syncing.start()
+        return True
+
+    def _wait_sync(self) -> None:
+        if self._syncing is not None:
+            self._syncing.join()
+            self._syncing = None
+        if self._sync_error is not None:
+            error, self._sync_error = self._sync_error, None
+            raise error
 
     def _close(self) -> None:
+        if self._syncing is not None:  # never close the descriptor under a running sync
+            self._syncing.join()
+            self._syncing = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -88,8 +131,8 @@ class AtomicWriter:
     def commit(self, destination: Path) -> Path:
         """fsync, rename over ``destination`` (replacing it atomically), fsync the directory."""
         assert self._fd is not None, "writer already closed"
-        os.fchmod(self._fd, self._mode)
-        os.fsync(self._fd)
+        if self._unsynced:
+            self.flush()
         self._close()
         os.replace(self.temp_path, destination)
         fsync_dir(destination.parent)

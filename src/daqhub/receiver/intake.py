@@ -3,8 +3,9 @@
 The body is never held whole in memory. The event loop collects ~4 MiB batches from the ASGI
 stream and counts bytes against ``max_upload_bytes`` (413 the moment the limit passes); each
 batch is parsed (multipart) or taken as is (raw body), then hashed and written by two worker
-threads at once, while the loop already receives the next batch. Past every 32 MiB the kernel
-is asked to start writing the staged bytes out, so the fsync before the answer is short.
+threads at once, while the loop already receives the next batch. Past every 32 MiB staged, the
+bytes so far are made durable on a helper thread while the transfer goes on, so that the disk
+works during the transfer and the fsync before the answer is short.
 
 The payload is
 
@@ -23,7 +24,6 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import os
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -36,8 +36,8 @@ from daqhub.core.files import AtomicWriter
 from daqhub.receiver.errors import ChecksumMismatch, PayloadTooLarge
 from daqhub.receiver.storage import Storage
 
-WRITEBACK_BYTES = 32 << 20
-"""Staged bytes after which the kernel is asked to start writing them out."""
+SYNC_AHEAD_BYTES = 32 << 20
+"""Staged bytes after which those written so far are synced in the background."""
 BATCH_BYTES = 4 << 20
 """Body bytes handed to a worker thread at a time (as the received chunks, never joined)."""
 DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5"}
@@ -121,8 +121,7 @@ class _Sink:
         self._header_value = bytearray()
         self._part_headers: dict[str, bytes] = {}
         self._pieces: list[bytes | memoryview] = []
-        self._flushed = 0
-        self._advice_fd: int | None = None
+        self._synced = 0
         mime, params = parse_options_header(content_type or "")
         if mime == b"multipart/form-data":
             self.multipart = True
@@ -225,28 +224,9 @@ class _Sink:
         for piece in pieces:
             self.writer.write(cast(bytes, piece))  # any buffer: AtomicWriter takes a memoryview
             self.payload_size += len(piece)
-        self._start_writeback()
-
-    def _start_writeback(self) -> None:
-        """Have the kernel start writing what is already staged, so that the fsync before the
-        answer has little left to do (large uploads only; small ones stay in the page cache)."""
-        assert self.writer is not None
-        if self.payload_size - self._flushed < WRITEBACK_BYTES:
-            return
-        if self._advice_fd is None:
-            self._advice_fd = os.open(self.writer.temp_path, os.O_RDONLY | os.O_CLOEXEC)
-        os.posix_fadvise(
-            self._advice_fd,
-            self._flushed,
-            self.payload_size - self._flushed,
-            os.POSIX_FADV_DONTNEED,
-        )
-        self._flushed = self.payload_size
-
-    def close(self) -> None:
-        if self._advice_fd is not None:
-            os.close(self._advice_fd)
-            self._advice_fd = None
+        # Large uploads only: small ones are synced once, before validation.
+        if self.payload_size - self._synced >= SYNC_AHEAD_BYTES and self.writer.sync_ahead():
+            self._synced = self.payload_size
 
     def finish(self) -> list[bytes | memoryview]:
         """Payload bytes the parser still held; marks bodies that did not parse."""
@@ -350,8 +330,6 @@ async def receive_payload(
         if sink.writer is not None:
             sink.writer.abort()
         raise
-    finally:
-        sink.close()
     if not sink.digests_match():
         if sink.writer is not None:
             sink.writer.abort()
