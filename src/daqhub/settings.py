@@ -74,6 +74,11 @@ class AuthSettings(BaseModel):
     last_used_interval: float = Field(
         default=60.0, ge=0, description="A token's last-use time is written at most this often."
     )
+    rotation_overlap: float = Field(
+        default=86400.0,
+        ge=0,
+        description="Seconds a rotated token's previous value keeps working (default one day).",
+    )
 
 
 class TaskSettings(BaseModel):

@@ -118,3 +118,60 @@ def test_secret_key_file_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert load_secret_key(tmp_path / "d", None) == key
     assert load_secret_key(tmp_path / "d", "configured") == b"configured"
+
+
+def test_rotation_keeps_the_previous_value_for_the_overlap(store: TokenStore) -> None:
+    old = store.create("dqm-emc", scopes=["receiver:upload"])
+    new, until = store.rotate("dqm-emc", overlap=timedelta(seconds=0.5))
+    assert until is not None and new != old
+    for value in (old, new):
+        principal = store.verify(value)
+        assert principal is not None and principal.token_name == "dqm-emc"
+        assert principal.scopes == {"receiver:upload"}
+    info = next(t for t in store.list() if t.name == "dqm-emc")
+    assert info.rotated_at is not None and info.previous_expires_at == until
+    time.sleep(0.6)
+    assert store.verify(old) is None  # the overlap is over
+    assert store.verify(new) is not None
+    assert next(t for t in store.list() if t.name == "dqm-emc").previous_expires_at is None
+
+
+def test_rotation_without_overlap_and_twice(store: TokenStore) -> None:
+    first = store.create("ops", scopes=["monitor"])
+    second, until = store.rotate("ops", overlap=timedelta(0))
+    assert until is None
+    assert store.verify(first) is None and store.verify(second) is not None
+    third, _ = store.rotate("ops", overlap=timedelta(hours=1))
+    fourth, _ = store.rotate("ops", overlap=timedelta(hours=1))
+    assert store.verify(second) is None  # only one previous value is kept
+    assert store.verify(third) is not None and store.verify(fourth) is not None
+
+
+def test_rotation_refusals_and_revocation_of_both_values(store: TokenStore) -> None:
+    old = store.create("legacy", value="overwatch-shared-secret", scopes=["receiver"])
+    new, _ = store.rotate("legacy", overlap=timedelta(hours=1), value="new-imported-secret")
+    assert new == "new-imported-secret"
+    with pytest.raises(AuthError, match="already in use"):
+        store.create("other", value=old)  # a previous value still in its overlap is taken
+    with pytest.raises(AuthError, match="no active token"):
+        store.rotate("missing", overlap=timedelta(0))
+    with pytest.raises(AuthError):
+        store.rotate("legacy", overlap=timedelta(seconds=-1))
+    assert store.revoke("legacy") is True
+    assert store.verify(old) is None and store.verify(new) is None
+    with pytest.raises(AuthError, match="no active token"):
+        store.rotate("legacy", overlap=timedelta(0))
+
+
+def test_changes_are_audit_logged_without_values(
+    store: TokenStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="daqhub.audit")
+    first = store.create("audited", scopes=["receiver"], actor="token 'root' from 10.0.0.1")
+    second, _ = store.rotate("audited", overlap=timedelta(minutes=5))
+    store.revoke("audited", actor="cli")
+    lines = [r.getMessage() for r in caplog.records if r.name == "daqhub.audit"]
+    assert any("'audited' created by token 'root' from 10.0.0.1" in line for line in lines)
+    assert any("'audited' rotated by cli" in line for line in lines)
+    assert any("'audited' revoked by cli" in line for line in lines)
+    assert first not in caplog.text and second not in caplog.text

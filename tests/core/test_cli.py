@@ -41,6 +41,15 @@ def test_token_commands(tmp_path: Path) -> None:
     assert value not in listed.stdout and "abcdefghi" not in listed.stdout
     assert runner.invoke(app, ["token", "create", "dqm", *data]).exit_code == 1
     assert runner.invoke(app, ["token", "create", "x", "--scope", "root", *data]).exit_code == 1
+    rotated = runner.invoke(app, ["token", "rotate", "dqm", "--overlap-hours", "2", *data])
+    assert rotated.exit_code == 0, rotated.output
+    new_value = rotated.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{40}", new_value)
+    assert "previous value works until" in rotated.stderr
+    listed = runner.invoke(app, ["token", "list", "--json", *data])
+    assert '"previous_expires_at": "' in listed.stdout and new_value not in listed.stdout
+    assert runner.invoke(app, ["token", "list", *data]).exit_code == 0
+    assert runner.invoke(app, ["token", "rotate", "nope", *data]).exit_code == 1
     assert runner.invoke(app, ["token", "revoke", "dqm", *data]).exit_code == 0
     assert runner.invoke(app, ["token", "revoke", "dqm", *data]).exit_code == 1
     assert "revoked" in runner.invoke(app, ["token", "list", *data]).stdout

@@ -1,4 +1,4 @@
-"""``daqhub token``: create, list and revoke the tokens every service accepts."""
+"""``daqhub token``: create, list, rotate and revoke the tokens every service accepts."""
 
 from __future__ import annotations
 
@@ -80,44 +80,60 @@ def list_tokens(
     store = token_store(settings_from(data_dir, database_url, config))
     tokens = store.list()
     if as_json:
-        typer.echo(
-            json.dumps(
-                [
-                    {
-                        "name": t.name,
-                        "scopes": t.scopes,
-                        "user": t.username,
-                        "created_at": t.created_at.isoformat(),
-                        "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-                        "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
-                        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-                    }
-                    for t in tokens
-                ]
-            )
-        )
+        typer.echo(json.dumps([t.as_json() for t in tokens]))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("name", "scopes", "user", "created", "last used", "state")
+    now = datetime.now(UTC)
+    table = Table("name", "scopes", "user", "created", "last used", "state", "old value until")
     for t in tokens:
-        state = (
-            "revoked"
-            if t.revoked_at
-            else "expired"
-            if t.expires_at and t.expires_at < datetime.now(UTC)
-            else "active"
-        )
         table.add_row(
             t.name,
             ",".join(t.scopes),
             t.username or "",
             t.created_at.strftime("%Y-%m-%d %H:%M"),
             t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
-            state,
+            t.state(now),
+            f"{t.previous_expires_at:%Y-%m-%d %H:%M}" if t.previous_expires_at else "",
         )
     Console().print(table)
+
+
+@app.command()
+def rotate(
+    name: Annotated[str, typer.Argument(help="Name of the token to rotate")],
+    overlap_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--overlap-hours",
+            help="How long the current value keeps working (default: auth.rotation_overlap)",
+        ),
+    ] = None,
+    value: Annotated[
+        str | None,
+        typer.Option("--value", help="Import the new value instead of generating one"),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Give a token a new value (printed, only it, on stdout); the old one works for a while."""
+    settings = settings_from(data_dir, database_url, config)
+    store = token_store(settings)
+    overlap = timedelta(
+        hours=overlap_hours if overlap_hours is not None else settings.auth.rotation_overlap / 3600
+    )
+    try:
+        plain, until = store.rotate(name, overlap=overlap, value=value)
+    except AuthError as exc:
+        fail(str(exc))
+    typer.echo(plain)
+    info(
+        f"token {name!r} rotated; the previous value works until {until.isoformat()}"
+        if until
+        else f"token {name!r} rotated; the previous value no longer works"
+    )
 
 
 @app.command()

@@ -12,22 +12,28 @@ Scopes: ``admin`` grants everything; ``receiver`` grants ``receiver:upload``, ``
 Each service reads the token from its own header (``token:``, ``Authorization: Token``, ``Bearer``)
 and calls :meth:`TokenStore.verify`. Verified tokens are cached for ``auth.cache_seconds`` (default
 2 s), which bounds how long a revoked token keeps working on any process.
+
+Rotation gives a token a new value under the same name and scopes; the previous value keeps
+working for an overlap period (``previous_digest`` / ``previous_expires_at``), so that senders
+can be switched one by one. Every change (create, import, rotate, revoke) is written to the
+``daqhub.audit`` log with who made it; values never are.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from daqhub.core.db import Base, Database, JSONType, UTCDateTime, utcnow
@@ -36,6 +42,8 @@ SCOPES = ("admin", "connectivity", "receiver", "monitor", "pcs", "dpm", "broker"
 """Top-level scopes; sub-scopes are written ``<scope>:<name>`` (e.g. ``receiver:upload``)."""
 
 TOKEN_NAME_MAX = 100
+
+audit = logging.getLogger("daqhub.audit")
 
 
 class AuthError(Exception):
@@ -73,6 +81,11 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    previous_digest: Mapped[str | None] = mapped_column(
+        String(64), unique=True, index=True, nullable=True
+    )
+    previous_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,33 @@ class TokenInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    rotated_at: datetime | None = None
+    previous_expires_at: datetime | None = None
+    """Until when the value before the last rotation still works (None: it no longer does)."""
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def as_json(self) -> dict[str, object]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return {
+            "name": self.name,
+            "scopes": self.scopes,
+            "user": self.username,
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+            "revoked_at": iso(self.revoked_at),
+            "last_used_at": iso(self.last_used_at),
+            "rotated_at": iso(self.rotated_at),
+            "previous_expires_at": iso(self.previous_expires_at),
+            "state": self.state(utcnow()),
+        }
 
 
 def load_secret_key(data_dir: Path, configured: str | None) -> bytes:
@@ -179,6 +219,7 @@ class TokenStore:
         create_user: bool = False,
         expires_at: datetime | None = None,
         label: str = "",
+        actor: str = "cli",
     ) -> str:
         """Store a new token and return its plain value (shown once, never stored)."""
         if not name or len(name) > TOKEN_NAME_MAX:
@@ -191,8 +232,7 @@ class TokenStore:
             if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
                 raise AuthError(f"a token named {name!r} already exists")
             digest = self.digest(plain)
-            if session.scalar(select(ApiToken.id).where(ApiToken.digest == digest)) is not None:
-                raise AuthError("that token value is already in use")
+            self._refuse_used_value(session, digest)
             user_id = None
             if username is not None:
                 user_id = self._user_id(session, username, create=create_user)
@@ -206,7 +246,70 @@ class TokenStore:
                     label=label,
                 )
             )
+        audit.info(
+            "token %r %s by %s (scopes %s)",
+            name,
+            "imported" if value is not None else "created",
+            actor,
+            ",".join(scope_list),
+        )
         return plain
+
+    @staticmethod
+    def _refuse_used_value(session: Session, digest: str) -> None:
+        in_use = session.scalar(
+            select(ApiToken.id).where(
+                or_(ApiToken.digest == digest, ApiToken.previous_digest == digest)
+            )
+        )
+        if in_use is not None:
+            raise AuthError("that token value is already in use")
+
+    def rotate(
+        self,
+        name: str,
+        *,
+        overlap: timedelta,
+        value: str | None = None,
+        actor: str = "cli",
+    ) -> tuple[str, datetime | None]:
+        """Give a live token a new value; the old one keeps working for ``overlap``.
+
+        Returns (new plain value, until when the old value works, None for no overlap). A value
+        from an earlier rotation whose overlap has not ended stops working now: there is at most
+        one previous value.
+        """
+        if value is not None and (not value or not value.isprintable()):
+            raise AuthError("an imported token value must be a non-empty printable string")
+        if overlap < timedelta(0):
+            raise AuthError("the overlap cannot be negative")
+        plain = value if value is not None else generate_token()
+        now = utcnow()
+        with self._db.write() as session:
+            token = session.scalar(
+                select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+            )
+            if token is None or (token.expires_at is not None and token.expires_at <= now):
+                raise AuthError(f"no active token named {name!r}")
+            digest = self.digest(plain)
+            self._refuse_used_value(session, digest)
+            until = now + overlap if overlap > timedelta(0) else None
+            token.previous_digest = token.digest if until is not None else None
+            token.previous_expires_at = until
+            token.digest = digest
+            token.rotated_at = now
+        self._forget_cached()
+        audit.info(
+            "token %r rotated by %s (previous value valid until %s)",
+            name,
+            actor,
+            until.isoformat() if until else "now",
+        )
+        return plain, until
+
+    def _forget_cached(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     @staticmethod
     def _user_id(session: Session, username: str, *, create: bool) -> int:
@@ -227,8 +330,8 @@ class TokenStore:
                 session.execute(update(User).where(User.id == user_id).values(**fields))
             return user_id
 
-    def revoke(self, name: str) -> bool:
-        """Revoke by name; True if a live token was revoked."""
+    def revoke(self, name: str, *, actor: str = "cli") -> bool:
+        """Revoke by name (its previous value too); True if a live token was revoked."""
         with self._db.write() as session:
             result = session.execute(
                 update(ApiToken)
@@ -236,8 +339,9 @@ class TokenStore:
                 .values(revoked_at=utcnow())
             )
             changed = bool(result.rowcount)  # type: ignore[attr-defined]
-        with self._lock:
-            self._cache.clear()
+        self._forget_cached()
+        if changed:
+            audit.info("token %r revoked by %s", name, actor)
         return changed
 
     def list(self) -> list[TokenInfo]:
@@ -256,6 +360,12 @@ class TokenStore:
                     expires_at=t.expires_at,
                     revoked_at=t.revoked_at,
                     last_used_at=t.last_used_at,
+                    rotated_at=t.rotated_at,
+                    previous_expires_at=(
+                        t.previous_expires_at
+                        if t.previous_expires_at is not None and t.previous_expires_at > utcnow()
+                        else None
+                    ),
                 )
                 for t, u in rows
             ]
@@ -285,15 +395,23 @@ class TokenStore:
             row = session.execute(
                 select(ApiToken, User)
                 .outerjoin(User, User.id == ApiToken.user_id)
-                .where(ApiToken.digest == digest)
+                .where(or_(ApiToken.digest == digest, ApiToken.previous_digest == digest))
             ).first()
             # Read the attributes inside the unit of work: its closing rollback expires them.
             if row is None:
                 return None
             token, user = row
             # The index lookup found it; compare anyway in constant time (second line of defence).
-            if not hmac.compare_digest(token.digest, digest):
+            current = hmac.compare_digest(token.digest, digest)
+            previous = token.previous_digest is not None and hmac.compare_digest(
+                token.previous_digest, digest
+            )
+            if not (current or previous):
                 return None
+            if not current and (
+                token.previous_expires_at is None or token.previous_expires_at <= utcnow()
+            ):
+                return None  # a value rotated out whose overlap has ended
             if token.revoked_at is not None:
                 return None
             if token.expires_at is not None and token.expires_at <= utcnow():
