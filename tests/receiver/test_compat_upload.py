@@ -477,11 +477,12 @@ def test_busy_when_all_slots_are_taken(make_receiver, root_files: RootFiles) -> 
     state = receiver.state
     portal = receiver.client.portal
     assert portal is not None
-    portal.call(state._slots.acquire)
+    semaphore = state._slots._semaphore  # the one slot of this single-process receiver
+    portal.call(semaphore.acquire)
     try:
         response = receiver.upload(root_files.r)
     finally:
-        state._slots.release()
+        semaphore.release()
     assert response.status_code == 503
     assert body_of(response) == {
         "message": "Receiver busy, retry later",

@@ -341,6 +341,60 @@ def test_27_sigkill_during_large_uploads(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=False)
+def test_upload_slots_are_shared_by_the_worker_processes(
+    serve: Callable[..., ServerProcess], tmp_path: Path, database_url: str, root_files: RootFiles
+) -> None:
+    """``max_concurrent_uploads`` is per server, not per worker process (spec §3.10)."""
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir, database_url)
+    process = serve(
+        [
+            *("--data-dir", str(data_dir), "--database-url", database_url),
+            *("--workers", "2", "--listen", "127.0.0.1:0=receiver"),
+        ],
+        {
+            **SERVER_ENV,
+            "DAQHUB_RECEIVER__MAX_CONCURRENT_UPLOADS": "1",
+            "DAQHUB_RECEIVER__BUSY_WAIT": "0.2",
+        },
+    )
+    incoming = data_dir / "receiver" / ".daqhub-incoming"
+    size = 8 << 20
+    with socket.create_connection(("127.0.0.1", process.port()), timeout=10) as slow:
+        slow.sendall(
+            b"POST /rest/api/files HTTP/1.1\r\nHost: x\r\n"
+            + meta_lines(token, amoreAgent="TPC")
+            + f"Content-Length: {size}\r\n\r\n".encode()
+            + b"r" * (size // 2)
+        )
+        wait_for(lambda: any(incoming.glob("*.part")), timeout=10)
+        statuses = []
+        for _ in range(8):  # new connections: the kernel hands them to either worker
+            with httpx.Client(base_url=process.url, timeout=10) as client:
+                answer = client.post(
+                    "/rest/api/files",
+                    files={"file": ("x.root", root_files.r)},
+                    headers={**META, "token": token},
+                )
+                statuses.append(answer.status_code)
+                if answer.status_code == 503:
+                    assert answer.headers["retry-after"]
+        assert statuses == [503] * 8
+    ok = wait_for(
+        lambda: (
+            httpx.post(
+                process.url + "/rest/api/files",
+                files={"file": ("x.root", root_files.r)},
+                headers={**META, "token": token},
+                timeout=10,
+            ).status_code
+            == 200
+        ),
+        timeout=10,
+    )
+    assert ok
+
+
 def test_32_two_replicas_share_data_and_tokens(
     serve: Callable[..., ServerProcess],
     tmp_path: Path,

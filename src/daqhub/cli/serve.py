@@ -29,6 +29,7 @@ from daqhub.cli.common import (
     settings_from,
 )
 from daqhub.core.service import Listener, parse_listener
+from daqhub.core.slots import INSTANCE_DIR_ENV
 from daqhub.settings import RESOLVED_ENV, Settings, export_for_workers
 
 ListenOption = Annotated[
@@ -91,10 +92,13 @@ def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
     if settings.workers == 1:
         uvicorn.Server(config(create_app(settings, bound))).run(sockets=sockets)
         return
-    metrics_dir = settings.data_dir / "run" / f"metrics-{os.getpid()}"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
+    # Private to this server (its workers share it): summed metrics and shared work slots.
+    instance_dir = settings.data_dir / "run" / f"{socket.gethostname()}-{os.getpid()}"
+    shutil.rmtree(instance_dir, ignore_errors=True)
+    metrics_dir = instance_dir / "metrics"
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ[INSTANCE_DIR_ENV] = str(instance_dir)
     os.environ[RESOLVED_ENV] = export_for_workers(settings)
     os.environ[LISTENERS_ENV] = json.dumps(
         [
@@ -112,7 +116,7 @@ def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
     try:
         Multiprocess(worker_config, sockets=sockets).run()
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        shutil.rmtree(instance_dir, ignore_errors=True)
 
 
 def serve(

@@ -50,7 +50,9 @@ class ReceiverSettings(BaseModel):
         default=256 * MIB, gt=0, description="Largest request body accepted (413 beyond it)."
     )
     max_concurrent_uploads: int = Field(
-        default=16, gt=0, description="Uploads processed at once per process; more wait."
+        default=16,
+        gt=0,
+        description="Uploads processed at once by this server (all its workers); more wait.",
     )
     busy_wait: float = Field(
         default=10.0, ge=0, description="Seconds an upload waits for a slot before 503."

@@ -6,7 +6,6 @@ the sandbox pool, :meth:`stop` ends the sandbox workers.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from daqhub.core.auth import ApiToken
 from daqhub.core.db import Database
 from daqhub.core.runtime import Runtime
+from daqhub.core.slots import SlotsBusy, work_slots
 from daqhub.receiver.errors import Busy, DataDirUnavailable
 from daqhub.receiver.gate import Gate, Throttle
 from daqhub.receiver.sandbox import SandboxLimits, SandboxPool
@@ -59,7 +59,7 @@ class ReceiverState:
                 max_histogram_bins=self.settings.max_histogram_bins,
             ),
         )
-        self._slots = asyncio.Semaphore(self.settings.max_concurrent_uploads)
+        self._slots = work_slots("receiver-uploads", self.settings.max_concurrent_uploads)
         self._sandbox_limiter: anyio.CapacityLimiter | None = None
         self._writable = False
 
@@ -104,6 +104,7 @@ class ReceiverState:
 
     async def stop(self) -> None:
         await anyio.to_thread.run_sync(self.sandbox.close)
+        self._slots.close()
 
     # -- request helpers -----------------------------------------------------------------------
 
@@ -117,16 +118,13 @@ class ReceiverState:
 
     @contextlib.asynccontextmanager
     async def upload_slot(self) -> AsyncIterator[None]:
-        """One of ``max_concurrent_uploads``; 503 after waiting ``busy_wait`` seconds."""
+        """One of ``max_concurrent_uploads`` of this server (all its worker processes); 503
+        after waiting ``busy_wait`` seconds."""
         try:
-            async with asyncio.timeout(self.settings.busy_wait):
-                await self._slots.acquire()
-        except TimeoutError:
+            async with self._slots.slot(self.settings.busy_wait):
+                yield
+        except SlotsBusy:
             raise Busy() from None
-        try:
-            yield
-        finally:
-            self._slots.release()
 
     async def validate(self, path: str) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(
