@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
+from daqhub.core.db import Database, utcnow
 from daqhub.receiver.gate import Throttle
-from tests.receiver.conftest import STORED_NAME, Receiver, body_of
+from daqhub.receiver.ledger import AuthFailureLedger
+from daqhub.receiver.models import ReceiverAuthBlock, ReceiverAuthFailure
+from tests.receiver.conftest import FAST_RECEIVER, STORED_NAME, Receiver, body_of, wait_for
 
 
 @pytest.fixture(params=["sqlite"])
@@ -174,6 +180,50 @@ def test_31_invalid_token_throttle(make_receiver: Callable[..., Receiver]) -> No
     assert body_of(client.get("/rest/api/files")) == MUST
     failures = receiver.runtime.metrics.render()[0].decode()
     assert 'daqhub_receiver_auth_failures_total{reason="invalid"} 10.0' in failures
+
+
+def test_31_throttle_is_shared_by_processes_and_replicas(
+    make_receiver: Callable[..., Receiver], make_client: Callable[..., TestClient]
+) -> None:
+    """Guesses spread over two servers on one database meet one limit (spec §3.1)."""
+    here = make_receiver()
+    there = make_client(receiver=FAST_RECEIVER)  # another replica: own process state
+    for client in (here.client, there) * 5:
+        assert client.get("/rest/api/files", headers={"token": "guess"}).status_code == 400
+    # The tenth failure (on the second server) blocked the address; the first server answers
+    # the eleventh guess with 429 although it saw only five.
+    eleventh = here.client.get("/rest/api/files", headers={"token": "guess"})
+    assert eleventh.status_code == 429
+    assert 1 <= int(eleventh.headers["retry-after"]) <= 60
+    # Within a second every process also refuses the valid token from that address.
+    wait_for(
+        lambda: there.get("/rest/api/files", headers={"token": here.token}).status_code == 429,
+        timeout=3,
+    )
+
+
+def test_ledger_counts_in_a_window_and_prunes(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        ledger = AuthFailureLedger(db, limit=3, window=0.5, block=0.4)
+        assert ledger.record("192.0.2.7") == (None, False)
+        time.sleep(0.6)  # the window slides past the first attempt
+        assert ledger.record("192.0.2.7") == (None, False)
+        assert ledger.record("192.0.2.7") == (None, False)
+        until, already = ledger.record("192.0.2.7")
+        assert until is not None and not already
+        assert until - utcnow() <= timedelta(seconds=0.4)
+        assert ledger.record("192.0.2.7") == (until, True)
+        assert set(ledger.blocks()) == {"192.0.2.7"}
+        time.sleep(0.7)
+        assert ledger.blocks() == {}
+        ledger.record("198.51.100.1")
+        ledger.prune()
+        with db.read() as session:
+            assert session.query(ReceiverAuthBlock).count() == 0  # ended
+            assert session.query(ReceiverAuthFailure).count() == 1  # still in its window
+    finally:
+        db.dispose()
 
 
 def test_throttle_window_block_and_trusted_networks() -> None:

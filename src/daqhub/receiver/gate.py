@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from daqhub.core.auth import Principal, TokenStore
+from daqhub.core.db import utcnow
 from daqhub.core.http import bearer_or_token, client_address
 from daqhub.receiver.errors import (
     ApiForbidden,
@@ -29,6 +30,7 @@ from daqhub.receiver.errors import (
     TokenInvalid,
     TokenMissing,
 )
+from daqhub.receiver.ledger import AuthFailureLedger
 
 UI_COOKIE = "daqhub_receiver_token"
 """The web pages keep the signed-in token here (HttpOnly, SameSite=Strict)."""
@@ -42,7 +44,12 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Throttle:
-    """Per-address sliding window of invalid-token attempts."""
+    """Per-address sliding window of invalid-token attempts.
+
+    With a ledger (the server's case) attempts are counted in the shared database, so every
+    process and replica applies one limit; this object then keeps the blocks for quick checks
+    (:meth:`refresh` copies them every second). Without one it counts in memory.
+    """
 
     def __init__(
         self,
@@ -51,6 +58,7 @@ class Throttle:
         block: float,
         trusted: list[str],
         clock: Callable[[], float] = time.monotonic,
+        ledger: AuthFailureLedger | None = None,
     ) -> None:
         self.limit = limit
         self.window = window
@@ -60,6 +68,7 @@ class Throttle:
         self._failures: dict[str, deque[float]] = {}
         self._blocked: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._ledger = ledger
 
     def _exempt(self, address: str) -> bool:
         try:
@@ -80,9 +89,21 @@ class Throttle:
                 return None
             return left
 
-    def failure(self, address: str) -> None:
+    def failure(self, address: str) -> float | None:
+        """Count one invalid token from ``address`` (blocking I/O with a ledger).
+
+        Returns the seconds left of a block that was already in force, so that the request
+        gets 429 even where this process had not seen the block yet; else None.
+        """
         if self._exempt(address):
-            return
+            return None
+        if self._ledger is not None:
+            until, already = self._ledger.record(address)
+            if until is None:
+                return None
+            left = (until - utcnow()).total_seconds()
+            self._merge({address: left})
+            return max(left, 0.0) if already else None
         now = self.clock()
         with self._lock:
             attempts = self._failures.setdefault(address, deque())
@@ -94,6 +115,23 @@ class Throttle:
                 attempts.clear()
             if len(self._failures) > 100_000:  # bounded memory under a distributed scan
                 self._failures = {a: d for a, d in self._failures.items() if d}
+        return None
+
+    def refresh(self) -> None:
+        """Copy the blocks in force from the ledger (periodic, in every process)."""
+        if self._ledger is None:
+            return
+        now = utcnow()
+        self._merge({a: (u - now).total_seconds() for a, u in self._ledger.blocks().items()})
+
+    def _merge(self, seconds_left: dict[str, float]) -> None:
+        now = self.clock()
+        with self._lock:
+            for address, left in seconds_left.items():
+                until = now + left
+                if until > self._blocked.get(address, 0.0):
+                    self._blocked[address] = until
+            self._blocked = {a: u for a, u in self._blocked.items() if u > now}
 
 
 def presented_token(request: Request) -> str | None:
@@ -160,7 +198,10 @@ class Gate:
             raise Throttled(left)
         principal = await run_in_threadpool(self.tokens.verify, value, client=address)
         if principal is None:
-            self.throttle.failure(address)
+            left = await run_in_threadpool(self.throttle.failure, address)
+            if left is not None:  # blocked elsewhere already: 429 here too
+                self._on_failure("throttled")
+                raise Throttled(left)
             self._on_failure("invalid")
             raise invalid()
         if not any(principal.has_scope(scope) for scope in scopes):

@@ -54,3 +54,26 @@ class ReceiverUpload(Base):
     inode: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     integrity_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class ReceiverAuthFailure(Base):
+    """One invalid-token attempt (spec §3.1 throttling), kept for one window."""
+
+    __tablename__ = "receiver_auth_failures"
+    __table_args__ = (
+        Index("ix_receiver_auth_failures_address_at", "address", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReceiverAuthBlock(Base):
+    """An address refused with 429 until ``until`` after too many invalid tokens."""
+
+    __tablename__ = "receiver_auth_blocks"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -31,6 +31,13 @@ class ReceiverService(Service):
         runtime.tasks.periodic("receiver-scan", settings.scan_interval, keeper.scan)
         runtime.tasks.periodic("receiver-retention", settings.retention_interval, keeper.retention)
         runtime.tasks.periodic("receiver-scrub", settings.scrub_interval, keeper.scrub)
+        # Blocks of guessing addresses: copied into every process, pruned by one.
+        runtime.tasks.periodic(
+            "receiver-throttle", 1.0, state.gate.throttle.refresh, singleton=False
+        )
+        runtime.tasks.periodic(
+            "receiver-throttle-prune", settings.sweep_interval, state.ledger.prune
+        )
         runtime.on_start(state.start)
         runtime.on_stop(state.stop)
         runtime.add_ready_check(self.name, state.ready)

@@ -21,6 +21,7 @@ from daqhub.core.runtime import Runtime
 from daqhub.core.slots import SlotsBusy, work_slots
 from daqhub.receiver.errors import Busy, DataDirUnavailable
 from daqhub.receiver.gate import Gate, Throttle
+from daqhub.receiver.ledger import AuthFailureLedger
 from daqhub.receiver.sandbox import SandboxLimits, SandboxPool
 from daqhub.receiver.settings import ReceiverSettings
 from daqhub.receiver.storage import Storage
@@ -39,6 +40,12 @@ class ReceiverState:
             self.paths, file_mode=self.settings.file_mode, group_id=self.settings.group_id()
         )
         self.telemetry = Telemetry(runtime.metrics, self.storage)
+        self.ledger = AuthFailureLedger(
+            runtime.db,
+            limit=self.settings.auth_fail_limit,
+            window=self.settings.auth_fail_window,
+            block=self.settings.auth_block_seconds,
+        )
         self.gate = Gate(
             runtime.tokens,
             Throttle(
@@ -46,6 +53,7 @@ class ReceiverState:
                 self.settings.auth_fail_window,
                 self.settings.auth_block_seconds,
                 self.settings.trusted_networks,
+                ledger=self.ledger,
             ),
             self.telemetry.auth_failure,
         )
