@@ -450,9 +450,10 @@ def test_28_chunked_upload_in_process(receiver: Receiver, root_files: RootFiles)
 def test_large_uploads_reach_the_disk_during_the_transfer(
     receiver: Receiver, root_files: RootFiles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past every 32 MiB staged, the bytes so far are synced in the background, so the fsync
+    """Past every 16 MiB staged, the bytes so far are synced in the background, so the fsync
     before the answer is short (spec §3.4 durability at the speed of the disk)."""
     from daqhub.core.files import AtomicWriter
+    from daqhub.receiver.intake import SYNC_AHEAD_BYTES
 
     started: list[int] = []
     real = AtomicWriter.sync_ahead
@@ -467,7 +468,7 @@ def test_large_uploads_reach_the_disk_during_the_transfer(
     payload = root_files.r + bytes(70 << 20)  # still valid: ROOT ignores bytes past its end
     response = receiver.upload(payload)
     assert response.status_code == 200
-    assert len(started) >= 1 and min(started) >= 32 << 20
+    assert len(started) >= 1 and min(started) >= SYNC_AHEAD_BYTES
     stored = receiver.data_dir / response.json()["filename"]
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == hashlib.sha256(payload).hexdigest()
 

@@ -5,6 +5,7 @@ large uploads, two replicas sharing a data directory and database, live events
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -213,9 +214,10 @@ def test_path_traversal_on_the_wire(server: tuple[ServerProcess, str, Path]) -> 
         assert b"root:" not in body
 
 
-def test_client_disconnect_mid_body_keeps_nothing(server: tuple[ServerProcess, str, Path]) -> None:
-    process, token, data_dir = server
-    incoming = data_dir / ".daqhub-incoming"
+@contextlib.contextmanager
+def half_sent_upload(process: ServerProcess, token: str, incoming: Path) -> Iterator[None]:
+    """An upload of 8 MiB whose sender stops half-way (its staging file exists) until the
+    block ends, then disconnects."""
     size = 8 << 20
     with socket.create_connection(("127.0.0.1", process.port()), timeout=10) as sock:
         sock.sendall(
@@ -225,6 +227,14 @@ def test_client_disconnect_mid_body_keeps_nothing(server: tuple[ServerProcess, s
             + b"r" * (size // 2)
         )
         wait_for(lambda: any(incoming.glob("*.part")), timeout=10)
+        yield
+
+
+def test_client_disconnect_mid_body_keeps_nothing(server: tuple[ServerProcess, str, Path]) -> None:
+    process, token, data_dir = server
+    incoming = data_dir / ".daqhub-incoming"
+    with half_sent_upload(process, token, incoming):
+        pass
     wait_for(lambda: not any(incoming.iterdir()), timeout=10)
     assert not any(p.name.startswith("TPC") for p in data_dir.iterdir())
 
@@ -358,16 +368,7 @@ def test_upload_slots_are_shared_by_the_worker_processes(
             "DAQHUB_RECEIVER__BUSY_WAIT": "0.2",
         },
     )
-    incoming = data_dir / "receiver" / ".daqhub-incoming"
-    size = 8 << 20
-    with socket.create_connection(("127.0.0.1", process.port()), timeout=10) as slow:
-        slow.sendall(
-            b"POST /rest/api/files HTTP/1.1\r\nHost: x\r\n"
-            + meta_lines(token, amoreAgent="TPC")
-            + f"Content-Length: {size}\r\n\r\n".encode()
-            + b"r" * (size // 2)
-        )
-        wait_for(lambda: any(incoming.glob("*.part")), timeout=10)
+    with half_sent_upload(process, token, data_dir / "receiver" / ".daqhub-incoming"):
         statuses = []
         for _ in range(8):  # new connections: the kernel hands them to either worker
             with httpx.Client(base_url=process.url, timeout=10) as client:

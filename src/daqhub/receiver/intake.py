@@ -3,7 +3,7 @@
 The body is never held whole in memory. The event loop collects ~4 MiB batches from the ASGI
 stream and counts bytes against ``max_upload_bytes`` (413 the moment the limit passes); each
 batch is parsed (multipart) or taken as is (raw body), then hashed and written by two worker
-threads at once, while the loop already receives the next batch. Past every 32 MiB staged, the
+threads at once, while the loop already receives the next batch. Past every 16 MiB staged, the
 bytes so far are made durable on a helper thread while the transfer goes on, so that the disk
 works during the transfer and the fsync before the answer is short.
 
@@ -36,7 +36,7 @@ from daqhub.core.files import AtomicWriter
 from daqhub.receiver.errors import ChecksumMismatch, PayloadTooLarge
 from daqhub.receiver.storage import Storage
 
-SYNC_AHEAD_BYTES = 32 << 20
+SYNC_AHEAD_BYTES = 16 << 20
 """Staged bytes after which those written so far are synced in the background."""
 BATCH_BYTES = 4 << 20
 """Body bytes handed to a worker thread at a time (as the received chunks, never joined)."""
