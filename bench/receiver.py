@@ -5,9 +5,9 @@ DQM sends them, streamed from disk):
 
 * ``small``: ROOT files of about 100 KB holding 50 histograms (uploads/s);
 * ``large``: ROOT files of about 100 MB (MB/s over all senders), shown next to the raw speed of
-  writing the same bytes to the same disk with the same concurrency (write + fsync per file,
-  which is what an acknowledged upload costs at least), measured just before and just after the
-  uploads because the speed of shared storage drifts. It runs twice: with daqhub's client
+  writing the same bytes to the same disk with the same volume and concurrency (write + fsync
+  per file, which is what an acknowledged upload costs at least), measured just before and just
+  after the uploads because the speed of shared storage drifts. It runs twice: with daqhub's client
   (which reads and hashes the file as it sends) and with a lean raw-socket sender, because here
   the senders share the server's CPU cores, which they do not in a real deployment.
 
@@ -25,11 +25,9 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -88,30 +86,37 @@ def write_large(path: Path, megabytes: int) -> None:
 # -- measurements --------------------------------------------------------------------------------
 
 
-def raw_disk_write(directory: Path, source: Path, writers: int, repeat: int = 3) -> float:
-    """MB/s of ``writers`` threads each copying ``source`` to ``directory`` (1 MiB writes, fsync),
-    the median of ``repeat`` runs."""
+def raw_disk_write(directory: Path, source: Path, writers: int, files: int) -> float:
+    """MB/s of ``writers`` threads writing ``files`` copies of ``source`` in all to
+    ``directory`` (1 MiB writes, fsync per file, files kept until all are written): the same
+    bytes, volume and concurrency as the uploads, without HTTP."""
     data = source.read_bytes()
-    results = []
+    counter = iter(range(files))
+    written: list[Path] = []
 
-    def write_one(index: int) -> None:
-        target = directory / f".raw-{index}.bin"
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            for offset in range(0, len(data), 1 << 20):
-                os.write(fd, view[offset : offset + (1 << 20)])
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            target.unlink()
+    def writer() -> None:
+        for index in counter:
+            target = directory / f".raw-{index}.bin"
+            written.append(target)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(data)
+                for offset in range(0, len(data), 1 << 20):
+                    os.write(fd, view[offset : offset + (1 << 20)])
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
-    for _ in range(repeat):
-        started = time.perf_counter()
-        with ThreadPoolExecutor(writers) as pool:
-            list(pool.map(write_one, range(writers)))
-        results.append(writers * len(data) / MB / (time.perf_counter() - started))
-    return statistics.median(results)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=writer) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    for path in written:
+        path.unlink()
+    return files * len(data) / MB / elapsed
 
 
 def lean_send(server: DaqhubServer, token: str, source: Path, run: int) -> None:
@@ -242,7 +247,9 @@ def main(argv: list[str] | None = None) -> None:
                 for sender_kind in ("client", "lean"):
                     # The disk's speed drifts (shared storage): measure it right before and
                     # right after the uploads and compare with the mean.
-                    raw_before = raw_disk_write(receiver_dir, large, args.senders)
+                    raw_before = raw_disk_write(
+                        receiver_dir, large, args.senders, args.large_uploads
+                    )
                     wall, latencies = run_senders(
                         server,
                         token,
@@ -252,7 +259,9 @@ def main(argv: list[str] | None = None) -> None:
                         5000,
                         lean=sender_kind == "lean",
                     )
-                    raw_after = raw_disk_write(receiver_dir, large, args.senders)
+                    raw_after = raw_disk_write(
+                        receiver_dir, large, args.senders, args.large_uploads
+                    )
                     raw = (raw_before + raw_after) / 2
                     rate = args.large_uploads * size / MB / wall
                     emit(
