@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from daqhub.receiver.histheader import histogram_summary, levels_to_th1
+
 ROOT_MAGIC = b"root"
 MAX_LISTED_OBJECTS = 10_000
 MAX_DEPTH = 16
@@ -84,6 +86,19 @@ def _member(obj: Any, name: str) -> Any:
         return None
 
 
+def _quick_histogram(key: Any, class_name: str) -> tuple[str, str, float | None] | None:
+    """A histogram's (name, title, entries) from the head of its bytes (:mod:`histheader`)."""
+    try:
+        chunk, _cursor = key.get_uncompressed_chunk_cursor()
+        summary = histogram_summary(bytes(chunk.raw_data), class_name)
+    except Exception:
+        return None
+    if summary is None:
+        return None
+    name, title, entries = summary
+    return name, title, entries if math.isfinite(entries) else None
+
+
 def _describe(key: Any, class_name: str, budget: _Budget) -> tuple[str, str, float | None]:
     """(object name, title, entries); the key name when the object is not read."""
     key_name = str(key.fName)
@@ -91,6 +106,10 @@ def _describe(key: Any, class_name: str, budget: _Budget) -> tuple[str, str, flo
         return key_name, str(key.fTitle), None
     if not budget.take(int(key.data_uncompressed_bytes)):
         return key_name, str(key.fTitle), None
+    if levels_to_th1(class_name) is not None:
+        quick = _quick_histogram(key, class_name)
+        if quick is not None:
+            return quick
     try:
         obj = key.get()
     except Exception:
