@@ -28,6 +28,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,17 @@ def write_large(path: Path, megabytes: int) -> None:
 # -- measurements --------------------------------------------------------------------------------
 
 
+def run_threads(target: Callable[[], None], count: int) -> float:
+    """Wall seconds for ``count`` threads running ``target`` to all finish."""
+    started = time.perf_counter()
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def raw_disk_write(directory: Path, source: Path, writers: int, files: int) -> float:
     """MB/s of ``writers`` threads writing ``files`` copies of ``source`` in all to
     ``directory`` (1 MiB writes, fsync per file, files kept until all are written): the same
@@ -107,13 +119,7 @@ def raw_disk_write(directory: Path, source: Path, writers: int, files: int) -> f
             finally:
                 os.close(fd)
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=writer) for _ in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_threads(writer, writers)
     for path in written:
         path.unlink()
     # Settle the deletion now (on filesystems mounted with online discard, the journal commit
@@ -169,13 +175,7 @@ def run_senders(
         finally:
             client.close()
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=sender) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    wall = run_threads(sender, senders)
     if len(latencies) != uploads:
         raise RuntimeError(f"only {len(latencies)} of {uploads} uploads succeeded")
     return wall, latencies
