@@ -87,3 +87,12 @@ def test_one_process_servers_use_a_semaphore(
         "slot-2",
     ]
     shared.close()
+
+
+def test_closing_while_a_slot_is_held_is_harmless(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        slots = SharedSlots(tmp_path, 1)
+        async with slots.slot(0.1):
+            slots.close()  # the server stops while an upload still holds its slot
+
+    asyncio.run(scenario())

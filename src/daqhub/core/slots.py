@@ -86,8 +86,9 @@ class SharedSlots:
         try:
             yield
         finally:
-            fcntl.flock(self._fds[index], fcntl.LOCK_UN)
             self._held.discard(index)
+            with contextlib.suppress(OSError, IndexError):  # closed under us at shutdown
+                fcntl.flock(self._fds[index], fcntl.LOCK_UN)
 
     def close(self) -> None:
         for fd in self._fds:
