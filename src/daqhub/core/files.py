@@ -112,18 +112,20 @@ class AtomicWriter:
         self._syncing.start()
         return True
 
-    def _wait_sync(self) -> None:
+    def _join_sync(self) -> None:
         if self._syncing is not None:
             self._syncing.join()
             self._syncing = None
+
+    def _wait_sync(self) -> None:
+        """Join a running sync-ahead and raise the error it got, if any."""
+        self._join_sync()
         if self._sync_error is not None:
             error, self._sync_error = self._sync_error, None
             raise error
 
     def _close(self) -> None:
-        if self._syncing is not None:  # never close the descriptor under a running sync
-            self._syncing.join()
-            self._syncing = None
+        self._join_sync()  # never close the descriptor under a running sync
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
