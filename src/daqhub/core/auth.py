@@ -50,6 +50,14 @@ class AuthError(Exception):
     """A token operation that cannot be done (duplicate name, unknown user ...)."""
 
 
+class TokenConflict(AuthError):
+    """The name or the value is already taken."""
+
+
+class TokenNotFound(AuthError):
+    """No active token has that name."""
+
+
 class User(Base):
     """A person (or robot account) that can own tokens and log in to the web UI."""
 
@@ -176,6 +184,15 @@ def generate_token() -> str:
     return secrets.token_hex(20)
 
 
+def _plain_value(imported: str | None) -> str:
+    """The value a new token or rotation gets: the imported one (checked) or a generated one."""
+    if imported is None:
+        return generate_token()
+    if not imported or not imported.isprintable():
+        raise AuthError("an imported token value must be a non-empty printable string")
+    return imported
+
+
 def validate_scopes(scopes: Iterable[str]) -> list[str]:
     result = []
     for scope in scopes:
@@ -224,13 +241,11 @@ class TokenStore:
         """Store a new token and return its plain value (shown once, never stored)."""
         if not name or len(name) > TOKEN_NAME_MAX:
             raise AuthError("token name must be 1 to 100 characters")
-        if value is not None and (not value or not value.isprintable()):
-            raise AuthError("an imported token value must be a non-empty printable string")
-        plain = value if value is not None else generate_token()
+        plain = _plain_value(value)
         scope_list = validate_scopes(scopes)
         with self._db.write() as session:
             if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-                raise AuthError(f"a token named {name!r} already exists")
+                raise TokenConflict(f"a token named {name!r} already exists")
             digest = self.digest(plain)
             self._refuse_used_value(session, digest)
             user_id = None
@@ -263,7 +278,7 @@ class TokenStore:
             )
         )
         if in_use is not None:
-            raise AuthError("that token value is already in use")
+            raise TokenConflict("that token value is already in use")
 
     def rotate(
         self,
@@ -279,18 +294,16 @@ class TokenStore:
         from an earlier rotation whose overlap has not ended stops working now: there is at most
         one previous value.
         """
-        if value is not None and (not value or not value.isprintable()):
-            raise AuthError("an imported token value must be a non-empty printable string")
         if overlap < timedelta(0):
             raise AuthError("the overlap cannot be negative")
-        plain = value if value is not None else generate_token()
+        plain = _plain_value(value)
         now = utcnow()
         with self._db.write() as session:
             token = session.scalar(
                 select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
             )
             if token is None or (token.expires_at is not None and token.expires_at <= now):
-                raise AuthError(f"no active token named {name!r}")
+                raise TokenNotFound(f"no active token named {name!r}")
             digest = self.digest(plain)
             self._refuse_used_value(session, digest)
             until = now + overlap if overlap > timedelta(0) else None
@@ -344,13 +357,17 @@ class TokenStore:
             audit.info("token %r revoked by %s", name, actor)
         return changed
 
-    def list(self) -> list[TokenInfo]:
+    def list(self, name: str | None = None) -> list[TokenInfo]:
+        """Every token (or the one named ``name``), by name; never a value."""
+        query = (
+            select(ApiToken, User.username)
+            .outerjoin(User, User.id == ApiToken.user_id)
+            .order_by(ApiToken.name)
+        )
+        if name is not None:
+            query = query.where(ApiToken.name == name)
         with self._db.read() as session:
-            rows = session.execute(
-                select(ApiToken, User.username)
-                .outerjoin(User, User.id == ApiToken.user_id)
-                .order_by(ApiToken.name)
-            ).all()
+            rows = session.execute(query).all()
             return [
                 TokenInfo(
                     name=t.name,

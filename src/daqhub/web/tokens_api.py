@@ -18,7 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from daqhub.core.auth import AuthError, Principal, validate_scopes
+from daqhub.core.auth import (
+    AuthError,
+    Principal,
+    TokenConflict,
+    TokenNotFound,
+    validate_scopes,
+)
 from daqhub.core.errors import ErrorFormats, detail_renderer, json_response
 from daqhub.core.http import bearer_or_token, client_address
 from daqhub.core.runtime import Runtime
@@ -44,6 +50,13 @@ class Rotation(BaseModel):
 
 def _error(status: int, message: str) -> Response:
     return json_response({"detail": message}, status)
+
+
+def _auth_error(exc: AuthError) -> Response:
+    status = (
+        409 if isinstance(exc, TokenConflict) else 404 if isinstance(exc, TokenNotFound) else 400
+    )
+    return _error(status, str(exc))
 
 
 def mount(app: FastAPI, runtime: Runtime, formats: ErrorFormats) -> None:
@@ -101,7 +114,7 @@ def mount(app: FastAPI, runtime: Runtime, formats: ErrorFormats) -> None:
                 )
             )
         except AuthError as exc:
-            return _error(409 if "already" in str(exc) else 400, str(exc))
+            return _auth_error(exc)
         return json_response({"name": body.name, "scopes": scopes, "token": plain}, 201, NO_STORE)
 
     @router.post("/{name}/rotate")
@@ -111,7 +124,7 @@ def mount(app: FastAPI, runtime: Runtime, formats: ErrorFormats) -> None:
         if isinstance(principal, Response):
             return principal
         body = body or Rotation()
-        current = {t.name: t for t in await run_in_threadpool(store.list)}.get(name)
+        current = next(iter(await run_in_threadpool(store.list, name)), None)
         if current is None or current.state(datetime.now(UTC)) != "active":
             return _error(404, "Not found.")
         if "admin" in current.scopes:
@@ -131,7 +144,7 @@ def mount(app: FastAPI, runtime: Runtime, formats: ErrorFormats) -> None:
                 )
             )
         except AuthError as exc:
-            return _error(409 if "already" in str(exc) else 404, str(exc))
+            return _auth_error(exc)
         answer = {
             "name": name,
             "token": plain,
