@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daqhub import __version__
+from daqhub.core.allocator import tune_allocator
 from daqhub.core.errors import ErrorFormats, json_response
 from daqhub.core.fastroutes import FastRoutes
 from daqhub.core.metrics import RequestMetrics
@@ -189,6 +190,7 @@ def create_app(
 
 def create_app_from_env() -> Dispatcher:
     """Factory used by worker processes started by ``daqhub serve --workers N``."""
+    tune_allocator()
     settings = load_settings()
     raw = os.environ.get(LISTENERS_ENV)
     listeners = None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import fcntl
+import mmap
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -12,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from daqhub.core.files import AtomicWriter, UnsafePath, atomic_write_bytes, remove_stale, safe_child
+from daqhub.core.files import (
+    DIRECT_BUFFER_BYTES,
+    AtomicWriter,
+    UnsafePath,
+    atomic_write_bytes,
+    remove_stale,
+    safe_child,
+)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +154,145 @@ def test_commit_after_flush_does_not_sync_the_file_again(
     with AtomicWriter(tmp_path / ".incoming") as writer:
         writer.commit(tmp_path / "empty.root")  # never flushed: file and directory
     assert len(synced) == 4
+
+
+# -- direct I/O and dropping written bytes from the page cache ----------------------------------
+
+PAGE = mmap.PAGESIZE
+
+
+def resident_fraction(path: Path, length: int | None = None) -> float:
+    """Fraction of the first ``length`` bytes of ``path`` held in the page cache (mincore)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t] + [ctypes.c_int] * 3 + [ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    size = length if length is not None else path.stat().st_size
+    pages = (size + PAGE - 1) // PAGE
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+        try:
+            vector = (ctypes.c_ubyte * pages)()
+            assert libc.mincore(address, size, vector) == 0, os.strerror(ctypes.get_errno())
+        finally:
+            libc.munmap(address, size)
+    finally:
+        os.close(fd)
+    return sum(page & 1 for page in vector) / pages
+
+
+def pieces(total: int, seed: int) -> list[bytes]:
+    """``total`` random bytes cut at random places (as they arrive from the network)."""
+    rng = random.Random(seed)
+    data = rng.randbytes(total)
+    out, offset = [], 0
+    while offset < total:
+        step = rng.choice([1, 7, 4095, 4096, 65536, 262144, 1 << 20])
+        out.append(data[offset : offset + step])
+        offset += step
+    return out
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, 4095, 4096, 4097, DIRECT_BUFFER_BYTES - 1, DIRECT_BUFFER_BYTES,
+             DIRECT_BUFFER_BYTES + 1, 2 * DIRECT_BUFFER_BYTES + 4097]
+)  # fmt: skip
+def test_direct_writes_publish_exactly_the_bytes_written(tmp_path: Path, size: int) -> None:
+    chunks = pieces(size, seed=size)
+    target = tmp_path / "out.root"
+    with AtomicWriter(tmp_path / ".incoming", direct=True) as writer:
+        assert writer.direct, "the test directory's filesystem offers direct I/O"
+        for chunk in chunks:
+            writer.write(chunk)
+        assert writer.size == size
+        writer.commit(target)
+    assert target.read_bytes() == b"".join(chunks)
+
+
+def test_direct_writes_keep_a_large_file_out_of_the_page_cache(tmp_path: Path) -> None:
+    """What direct I/O is for: a large upload does not fill memory with its own bytes."""
+    size = 3 * DIRECT_BUFFER_BYTES + 12345
+    staged = AtomicWriter(tmp_path / ".incoming", direct=True)
+    cached = AtomicWriter(tmp_path / ".incoming")
+    for writer, name in ((staged, "direct.root"), (cached, "cached.root")):
+        for chunk in pieces(size, seed=1):
+            writer.write(chunk)
+        writer.commit(tmp_path / name)
+    assert resident_fraction(tmp_path / "direct.root") < 0.3  # at most the unaligned tail
+    assert resident_fraction(tmp_path / "cached.root") > 0.9
+
+
+def test_sync_ahead_drops_the_synced_bytes_from_the_page_cache(tmp_path: Path) -> None:
+    size = 8 << 20
+    with AtomicWriter(tmp_path / ".incoming") as writer:
+        writer.write(random.Random(2).randbytes(size))
+        assert resident_fraction(writer.temp_path) > 0.9
+        assert writer.sync_ahead()
+        writer.flush()  # waits for the background sync
+        assert resident_fraction(writer.temp_path) < 0.1
+
+
+def test_without_direct_io_the_writer_goes_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filesystem that refuses O_DIRECT (as fcntl reports it) gets ordinary writes."""
+    real_fcntl = fcntl.fcntl
+
+    def refusing(fd: int, command: int, arg: int = 0) -> int:
+        if command == fcntl.F_SETFL and arg & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_fcntl(fd, command, arg)
+
+    monkeypatch.setattr(fcntl, "fcntl", refusing)
+    chunks = pieces(DIRECT_BUFFER_BYTES + 5, seed=3)
+    with AtomicWriter(tmp_path / ".incoming", direct=True) as writer:
+        assert not writer.direct
+        for chunk in chunks:
+            writer.write(chunk)
+        writer.commit(tmp_path / "out.root")
+    assert (tmp_path / "out.root").read_bytes() == b"".join(chunks)
+
+
+def test_a_direct_write_refused_midway_goes_on_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some filesystems accept O_DIRECT at open and refuse the writes (EINVAL): nothing is
+    lost, the rest of the file is written the ordinary way."""
+    real_write = os.write
+    refused: list[int] = []
+
+    def refusing_direct(fd: int, data: bytes) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT and len(refused) < 1:
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", refusing_direct)
+    chunks = pieces(2 * DIRECT_BUFFER_BYTES + 100, seed=4)
+    with AtomicWriter(tmp_path / ".incoming", direct=True) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+        assert refused and not writer.direct
+        writer.commit(tmp_path / "out.root")
+    assert (tmp_path / "out.root").read_bytes() == b"".join(chunks)
+
+
+def test_a_failing_direct_write_is_reported_not_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with AtomicWriter(tmp_path / ".incoming", direct=True) as writer:
+        with pytest.raises(OSError) as failure:
+            writer.write(b"x" * DIRECT_BUFFER_BYTES)
+        assert failure.value.errno == errno.ENOSPC
+    assert list((tmp_path / ".incoming").iterdir()) == []

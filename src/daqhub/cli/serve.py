@@ -28,6 +28,7 @@ from daqhub.cli.common import (
     open_database,
     settings_from,
 )
+from daqhub.core.allocator import tune_allocator
 from daqhub.core.service import Listener, parse_listener
 from daqhub.core.slots import INSTANCE_DIR_ENV
 from daqhub.settings import RESOLVED_ENV, Settings, export_for_workers
@@ -59,6 +60,7 @@ def bind(listener: Listener) -> socket.socket:
 
 def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
     configure_logging(settings.log_level)
+    tune_allocator()
     try:
         listeners = [parse_listener(spec) for spec in settings.listen]
     except ValueError as exc:
