@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -471,6 +472,42 @@ def test_large_uploads_reach_the_disk_during_the_transfer(
     assert len(started) >= 1 and min(started) >= SYNC_AHEAD_BYTES
     stored = receiver.data_dir / response.json()["filename"]
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+@pytest.mark.parametrize("direct_io", [True, False])
+def test_large_uploads_are_staged_with_direct_io(  # type: ignore[no-untyped-def]
+    make_receiver, root_files: RootFiles, monkeypatch: pytest.MonkeyPatch, direct_io: bool
+) -> None:
+    """A body announced at 16 MiB or more goes to the disk past the page cache (unless the
+    operator turned that off); small bodies, and bodies of unknown length, go through it."""
+    from daqhub.receiver.storage import Storage
+
+    receiver = make_receiver(direct_io=direct_io)
+    staged: list[bool] = []
+    real = Storage.new_writer
+
+    def recording(storage: Storage, **options: Any) -> Any:
+        writer = real(storage, **options)
+        staged.append(writer.direct)
+        return writer
+
+    monkeypatch.setattr(Storage, "new_writer", recording)
+    payload = root_files.r + bytes(20 << 20)  # still valid: ROOT ignores bytes past its end
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for start in range(0, len(payload), 1 << 20):
+            yield payload[start : start + (1 << 20)]
+
+    assert receiver.upload(root_files.r).status_code == 200
+    large = receiver.upload(payload)
+    assert large.status_code == 200
+    chunked = receiver.client.post(
+        "/rest/api/files", content=chunks(), headers=receiver.auth(**META)
+    )
+    assert chunked.status_code == 200
+    assert staged == [False, direct_io, False]
+    stored = (receiver.data_dir / large.json()["filename"]).read_bytes()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
 
 
 def test_busy_when_all_slots_are_taken(make_receiver, root_files: RootFiles) -> None:  # type: ignore[no-untyped-def]

@@ -3,9 +3,10 @@
 The body is never held whole in memory. The event loop collects ~4 MiB batches from the ASGI
 stream and counts bytes against ``max_upload_bytes`` (413 the moment the limit passes); each
 batch is parsed (multipart) or taken as is (raw body), then hashed and written by two worker
-threads at once, while the loop already receives the next batch. Past every 16 MiB staged, the
-bytes so far are made durable on a helper thread while the transfer goes on, so that the disk
-works during the transfer and the fsync before the answer is short.
+threads at once, while the loop already receives the next batch. A body announced at 16 MiB or
+more is staged with direct I/O, past the page cache (``Storage.new_writer``). Past every 16 MiB
+staged, the bytes so far are made durable on a helper thread while the transfer goes on, so that
+the disk works during the transfer and the fsync before the answer is short.
 
 The payload is
 
@@ -101,8 +102,10 @@ class _Sink:
         *,
         max_parts: int,
         max_part_header: int,
+        expected_bytes: int | None,
     ) -> None:
         self._storage = storage
+        self._expected_bytes = expected_bytes
         self.writer: AtomicWriter | None = None
         self._payload_hash = hashlib.sha256()
         self._body_hashes = {a: hashlib.new(a) for a in digests.expected}
@@ -169,7 +172,7 @@ class _Sink:
             self._part_headers.get("content-disposition", b"")
         )
         if params.get(b"name") == b"file" and self.writer is None and not self.payload_done:
-            self.writer = self._storage.new_writer()
+            self.writer = self._storage.new_writer(expected_bytes=self._expected_bytes)
             self._in_file_part = True
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -199,7 +202,7 @@ class _Sink:
                 break
             if not self.multipart:
                 if self.writer is None:
-                    self.writer = self._storage.new_writer()
+                    self.writer = self._storage.new_writer(expected_bytes=self._expected_bytes)
                 self._write_payload(chunk)
                 continue
             assert self.parser is not None
@@ -277,14 +280,19 @@ async def receive_payload(
     limit: int,
     max_parts: int,
     max_part_header: int,
+    expected_bytes: int | None = None,
 ) -> Intake:
-    """Read the whole body; raises PayloadTooLarge, ChecksumMismatch or Disconnected."""
+    """Read the whole body; raises PayloadTooLarge, ChecksumMismatch or Disconnected.
+
+    ``expected_bytes`` is the declared Content-Length, if any: it chooses how the payload is
+    staged (:meth:`Storage.new_writer`)."""
     sink = _Sink(
         storage,
         request.headers.get("content-type"),
         _Digests.from_headers(request),
         max_parts=max_parts,
         max_part_header=max_part_header,
+        expected_bytes=expected_bytes,
     )
     total = 0
     batch: list[bytes] = []

@@ -73,6 +73,11 @@ class ReceiverSettings(BaseModel):
     temp_max_age: float = Field(
         default=3600.0, gt=0, description="Temporary files older than this (s) are removed."
     )
+    direct_io: bool = Field(
+        default=True,
+        description="Uploads of 16 MiB and more are written with direct I/O, past the page "
+        "cache (where the filesystem supports it).",
+    )
     file_mode: int = Field(default=0o640, ge=0, le=0o7777, description="Mode of stored files.")
     file_group: str | None = Field(default=None, description="Group of stored files (name/gid).")
     subsystems: list[str] = Field(

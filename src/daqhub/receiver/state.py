@@ -37,7 +37,10 @@ class ReceiverState:
         self.db: Database = runtime.db
         self.paths = self.settings.paths(runtime.settings.data_dir)
         self.storage = Storage(
-            self.paths, file_mode=self.settings.file_mode, group_id=self.settings.group_id()
+            self.paths,
+            file_mode=self.settings.file_mode,
+            group_id=self.settings.group_id(),
+            direct_io=self.settings.direct_io,
         )
         self.telemetry = Telemetry(runtime.metrics, self.storage)
         self.ledger = AuthFailureLedger(

@@ -23,6 +23,10 @@ from daqhub.receiver.errors import DataDirUnavailable
 from daqhub.receiver.naming import is_listable_name
 from daqhub.receiver.settings import ReceiverPaths
 
+DIRECT_IO_MIN_BYTES = 16 << 20
+"""Uploads announcing at least this many bytes are staged with direct I/O: files this large are
+seldom read again at once, and streaming them through the page cache costs more CPU than
+receiving them."""
 QUARANTINE_SUFFIX = ".invalid"
 QUARANTINE_NAME_MAX = 200
 """Bytes of the stored name kept in a quarantine name (``<uuid>-<name>.invalid`` <= 255)."""
@@ -44,10 +48,18 @@ class OpenedFile:
 
 
 class Storage:
-    def __init__(self, paths: ReceiverPaths, *, file_mode: int, group_id: int | None) -> None:
+    def __init__(
+        self,
+        paths: ReceiverPaths,
+        *,
+        file_mode: int,
+        group_id: int | None,
+        direct_io: bool = True,
+    ) -> None:
         self.paths = paths
         self.file_mode = file_mode
         self.group_id = group_id
+        self.direct_io = direct_io
 
     # -- directories ------------------------------------------------------------------------
 
@@ -128,9 +140,13 @@ class Storage:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def new_writer(self) -> AtomicWriter:
+    def new_writer(self, *, expected_bytes: int | None = None) -> AtomicWriter:
+        """A staging file; one expected to be large bypasses the page cache (direct I/O)."""
+        direct = (
+            self.direct_io and expected_bytes is not None and expected_bytes >= DIRECT_IO_MIN_BYTES
+        )
         try:
-            writer = AtomicWriter(self.paths.incoming_dir, mode=self.file_mode)
+            writer = AtomicWriter(self.paths.incoming_dir, mode=self.file_mode, direct=direct)
         except OSError:
             raise DataDirUnavailable() from None
         if self.group_id is not None:
