@@ -6,17 +6,20 @@ DQM sends them, streamed from disk):
 * ``small``: ROOT files of about 100 KB holding 50 histograms (uploads/s);
 * ``large``: ROOT files of about 100 MB (MB/s over all senders), shown next to the raw speed of
   writing the same bytes to the same disk with the same volume and concurrency (write + fsync
-  per file, which is what an acknowledged upload costs at least), measured just before and just
-  after the uploads because the speed of shared storage drifts. It runs twice: with daqhub's client
-  (which reads and hashes the file as it sends) and with a lean raw-socket sender, because here
-  the senders share the server's CPU cores, which they do not in a real deployment.
+  per file, which is what an acknowledged upload costs at least). The speed of shared storage
+  drifts, so rounds of uploads alternate with raw writes (one before the first round and one
+  after each) and the medians are compared. It runs twice: with daqhub's client (which reads
+  and hashes the file as it sends) and with a lean sender (a raw socket and ``sendfile``),
+  because here the senders share the server's CPU cores, which they do not in a real
+  deployment. ``server_cpu_s_per_gb`` is the CPU time the server spent per GB received, a
+  figure that drifts far less than the speeds do.
 
 Every result is one JSON line on stdout::
 
     {"bench": "receiver", "scenario": "large", "senders": 2, "mb_per_s": ..., ...}
 
 Usage: ``python bench/receiver.py [--senders 2] [--small-uploads 200] [--large-uploads 12]
-[--large-mb 100] [--workers 1] [--database-url URL] [--scenario small --scenario large]``
+[--large-mb 100] [--rounds 3] [--workers 1] [--database-url URL] [--scenario small ...]``
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import tempfile
 import threading
 import time
@@ -128,9 +132,30 @@ def raw_disk_write(directory: Path, source: Path, writers: int, files: int) -> f
     return files * len(data) / MB / elapsed
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by the server process and its children (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def used(stat: str) -> tuple[int, float]:
+        fields = stat.rsplit(")", 1)[1].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks  # ppid, utime+stime
+
+    total = used(Path(f"/proc/{pid}/stat").read_text())[1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(pid):
+            try:
+                parent, seconds = used((entry / "stat").read_text())
+            except OSError:
+                continue  # gone meanwhile
+            if parent == pid:
+                total += seconds
+    return total
+
+
 def lean_send(server: DaqhubServer, token: str, source: Path, run: int) -> None:
-    """A raw-body upload over a plain socket: no hashing or HTTP library on the sending side,
-    so that the sender takes little of the CPU the server shares with it here."""
+    """A raw-body upload over a plain socket, the file sent with ``sendfile``: no hashing, HTTP
+    library or copying on the sending side, so that the sender takes little of the CPU the
+    server shares with it here."""
     size = source.stat().st_size
     head = (
         f"POST /rest/api/files HTTP/1.1\r\nHost: bench\r\ntoken: {token}\r\n"
@@ -139,8 +164,7 @@ def lean_send(server: DaqhubServer, token: str, source: Path, run: int) -> None:
     )
     with socket.create_connection(("127.0.0.1", server.port)) as sock, open(source, "rb") as f:
         sock.sendall(head.encode())
-        while chunk := f.read(1 << 20):
-            sock.sendall(chunk)
+        sock.sendfile(f)
         answer = sock.recv(65536)
     if not answer.startswith(b"HTTP/1.1 200 "):
         raise RuntimeError(answer[:300].decode("latin-1"))
@@ -192,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small-uploads", type=int, default=200)
     parser.add_argument("--large-uploads", type=int, default=12)
     parser.add_argument("--large-mb", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--scenario", action="append", choices=("small", "large"))
@@ -247,37 +272,43 @@ def main(argv: list[str] | None = None) -> None:
                 write_large(large, args.large_mb)
                 size = large.stat().st_size
                 run_senders(server, token, large, 1, 1, 4999)  # warm-up (sandbox workers start)
-                for sender_kind in ("client", "lean"):
-                    # The disk's speed drifts (shared storage): measure it right before and
-                    # right after the uploads and compare with the mean.
-                    raw_before = raw_disk_write(
-                        receiver_dir, large, args.senders, args.large_uploads
-                    )
-                    wall, latencies = run_senders(
-                        server,
-                        token,
-                        large,
-                        args.large_uploads,
-                        args.senders,
-                        # New names for each sender kind: replacing files is another matter.
-                        6000 if sender_kind == "lean" else 5000,
-                        lean=sender_kind == "lean",
-                    )
-                    raw_after = raw_disk_write(
-                        receiver_dir, large, args.senders, args.large_uploads
-                    )
-                    raw = (raw_before + raw_after) / 2
-                    rate = args.large_uploads * size / MB / wall
+                for kind_index, sender_kind in enumerate(("client", "lean")):
+
+                    def raw_write() -> float:
+                        return raw_disk_write(receiver_dir, large, args.senders, args.large_uploads)
+
+                    raws, rates, latencies, cpu = [raw_write()], [], [], 0.0
+                    for round_index in range(args.rounds):
+                        cpu_before = server_cpu_seconds(server.process.pid)
+                        wall, round_latencies = run_senders(
+                            server,
+                            token,
+                            large,
+                            args.large_uploads,
+                            args.senders,
+                            # New names every time: replacing files is another matter.
+                            5000 + (kind_index * args.rounds + round_index) * args.large_uploads,
+                            lean=sender_kind == "lean",
+                        )
+                        cpu += server_cpu_seconds(server.process.pid) - cpu_before
+                        rates.append(args.large_uploads * size / MB / wall)
+                        latencies += round_latencies
+                        raws.append(raw_write())
+                    rate, raw = statistics.median(rates), statistics.median(raws)
                     emit(
                         scenario="large",
                         sender=sender_kind,
                         **common,
-                        uploads=args.large_uploads,
+                        uploads=args.large_uploads * args.rounds,
                         file_bytes=size,
                         mb_per_s=round(rate, 1),
                         raw_disk_mb_per_s=round(raw, 1),
-                        raw_disk_before_after_mb_per_s=[round(raw_before, 1), round(raw_after, 1)],
                         fraction_of_raw_disk=round(rate / raw, 3),
+                        rounds_mb_per_s=[round(r, 1) for r in rates],
+                        rounds_raw_disk_mb_per_s=[round(r, 1) for r in raws],
+                        server_cpu_s_per_gb=round(
+                            cpu / (args.rounds * args.large_uploads * size / 1e9), 2
+                        ),
                         latency_p50_s=round(percentile(latencies, 0.5), 2),
                     )
         finally:
