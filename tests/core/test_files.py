@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
-import mmap
 import os
 import random
 import subprocess
@@ -24,6 +22,7 @@ from daqhub.core.files import (
     remove_stale,
     safe_child,
 )
+from tests.pagecache import resident_fraction
 
 
 @pytest.mark.parametrize(
@@ -157,31 +156,6 @@ def test_commit_after_flush_does_not_sync_the_file_again(
 
 
 # -- direct I/O and dropping written bytes from the page cache ----------------------------------
-
-PAGE = mmap.PAGESIZE
-
-
-def resident_fraction(path: Path, length: int | None = None) -> float:
-    """Fraction of the first ``length`` bytes of ``path`` held in the page cache (mincore)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t] + [ctypes.c_int] * 3 + [ctypes.c_long]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
-    size = length if length is not None else path.stat().st_size
-    pages = (size + PAGE - 1) // PAGE
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
-        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
-        try:
-            vector = (ctypes.c_ubyte * pages)()
-            assert libc.mincore(address, size, vector) == 0, os.strerror(ctypes.get_errno())
-        finally:
-            libc.munmap(address, size)
-    finally:
-        os.close(fd)
-    return sum(page & 1 for page in vector) / pages
 
 
 def pieces(total: int, seed: int) -> list[bytes]:

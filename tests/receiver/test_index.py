@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from daqhub.core.outbox import OutboxEvent
 from daqhub.receiver.housekeeping import Housekeeping
+from tests.pagecache import resident_fraction
 from tests.receiver import rootdata
 from tests.receiver.conftest import META, STORED_NAME, Receiver, RootFiles, body_of, wait_for
 
@@ -131,6 +132,19 @@ def test_scrub_flags_changed_bytes(receiver: Receiver, root_files: RootFiles) ->
     assert record["integrity_ok"] is False
     assert record["verified_at"]
     assert "daqhub_receiver_scrub_mismatches_total 1.0" in receiver.client.get("/metrics").text
+
+
+def test_scrub_reads_past_the_page_cache_and_leaves_it_as_it_was(
+    receiver: Receiver, root_files: RootFiles
+) -> None:
+    """A scrub pass reads what the disk holds and does not fill memory with old files."""
+    payload = root_files.r + bytes(8 << 20)  # still valid: ROOT ignores bytes past its end
+    stored = receiver.data_dir / receiver.upload(payload).json()["filename"]
+    stored.read_bytes()  # someone read it: it is cached
+    assert resident_fraction(stored) > 0.9
+    assert Housekeeping(receiver.state).scrub()["mismatched"] == 0
+    assert resident_fraction(stored) < 0.1
+    assert receiver.uploads(state="stored")[0]["integrity_ok"] is True
 
 
 def test_temporary_files_are_swept(make_receiver) -> None:  # type: ignore[no-untyped-def]

@@ -199,9 +199,18 @@ class Housekeeping:
 
 
 def _hash_fd(fd: int) -> str:
+    """SHA-256 of the file as the disk holds it: its cached pages are dropped before reading
+    (clean ones only: bytes not yet written back are what the disk will hold), so that the scrub
+    checks the disk rather than memory, and again after, so that a pass over many files does
+    not push out of the page cache what people are reading."""
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     hasher = hashlib.sha256()
     offset = 0
-    while chunk := os.pread(fd, 1 << 20, offset):
-        hasher.update(chunk)
-        offset += len(chunk)
+    try:
+        while chunk := os.pread(fd, 1 << 20, offset):
+            hasher.update(chunk)
+            offset += len(chunk)
+    finally:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     return hasher.hexdigest()
