@@ -226,24 +226,28 @@ def test_ledger_counts_in_a_window_and_prunes(database_url: str) -> None:
         db.dispose()
 
 
-def test_throttle_window_block_and_trusted_networks() -> None:
+def test_throttle_blocks_counts_down_and_exempts_trusted_networks(database_url: str) -> None:
+    db = Database(database_url)
     now = [1000.0]
-    throttle = Throttle(3, 60.0, 60.0, ["10.0.0.0/8"], clock=lambda: now[0])
-    for _ in range(2):
-        throttle.failure("192.0.2.1")
-    now[0] += 61  # the window slides: earlier failures no longer count
-    throttle.failure("192.0.2.1")
-    assert throttle.retry_after("192.0.2.1") is None
-    throttle.failure("192.0.2.1")
-    throttle.failure("192.0.2.1")
-    assert throttle.retry_after("192.0.2.1") == pytest.approx(60.0)
-    now[0] += 30
-    assert throttle.retry_after("192.0.2.1") == pytest.approx(30.0)
-    now[0] += 31
-    assert throttle.retry_after("192.0.2.1") is None
-    for _ in range(10):
-        throttle.failure("10.1.2.3")
-    assert throttle.retry_after("10.1.2.3") is None
+    try:
+        ledger = AuthFailureLedger(db, limit=3, window=60.0, block=60.0)
+        throttle = Throttle(ledger, ["10.0.0.0/8"], clock=lambda: now[0])
+        assert throttle.failure("192.0.2.1") is None
+        assert throttle.failure("192.0.2.1") is None
+        assert throttle.retry_after("192.0.2.1") is None
+        assert throttle.failure("192.0.2.1") is None  # the third one starts the block ...
+        assert throttle.retry_after("192.0.2.1") == pytest.approx(60.0, abs=1.0)
+        assert throttle.failure("192.0.2.1") == pytest.approx(60.0, abs=1.0)  # ... in force
+        now[0] += 30
+        assert throttle.retry_after("192.0.2.1") == pytest.approx(30.0, abs=1.0)
+        now[0] += 31
+        assert throttle.retry_after("192.0.2.1") is None  # this process's copy has expired
+        for _ in range(10):
+            assert throttle.failure("10.1.2.3") is None
+        assert throttle.retry_after("10.1.2.3") is None
+        assert set(ledger.blocks()) == {"192.0.2.1"}  # trusted attempts are not even counted
+    finally:
+        db.dispose()
 
 
 def test_29_unknown_paths_and_methods(receiver: Receiver) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -46,26 +45,19 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Throttle:
     """Per-address sliding window of invalid-token attempts.
 
-    With a ledger (the server's case) attempts are counted in the shared database, so every
-    process and replica applies one limit; this object then keeps the blocks for quick checks
-    (:meth:`refresh` copies them every second). Without one it counts in memory.
+    Attempts are counted in the shared database (the ledger), so every process and replica
+    applies one limit; this object keeps a copy of the blocks for quick checks (:meth:`refresh`
+    copies them every second) and exempts the trusted networks.
     """
 
     def __init__(
         self,
-        limit: int,
-        window: float,
-        block: float,
+        ledger: AuthFailureLedger,
         trusted: list[str],
         clock: Callable[[], float] = time.monotonic,
-        ledger: AuthFailureLedger | None = None,
     ) -> None:
-        self.limit = limit
-        self.window = window
-        self.block = block
         self.trusted: list[IpNetwork] = [ipaddress.ip_network(n, strict=False) for n in trusted]
         self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
         self._blocked: dict[str, float] = {}
         self._lock = threading.Lock()
         self._ledger = ledger
@@ -90,37 +82,22 @@ class Throttle:
             return left
 
     def failure(self, address: str) -> float | None:
-        """Count one invalid token from ``address`` (blocking I/O with a ledger).
+        """Count one invalid token from ``address`` (blocking I/O: a database write).
 
         Returns the seconds left of a block that was already in force, so that the request
         gets 429 even where this process had not seen the block yet; else None.
         """
         if self._exempt(address):
             return None
-        if self._ledger is not None:
-            until, already = self._ledger.record(address)
-            if until is None:
-                return None
-            left = (until - utcnow()).total_seconds()
-            self._merge({address: left})
-            return max(left, 0.0) if already else None
-        now = self.clock()
-        with self._lock:
-            attempts = self._failures.setdefault(address, deque())
-            attempts.append(now)
-            while attempts and attempts[0] <= now - self.window:
-                attempts.popleft()
-            if len(attempts) >= self.limit:
-                self._blocked[address] = now + self.block
-                attempts.clear()
-            if len(self._failures) > 100_000:  # bounded memory under a distributed scan
-                self._failures = {a: d for a, d in self._failures.items() if d}
-        return None
+        until, already = self._ledger.record(address)
+        if until is None:
+            return None
+        left = (until - utcnow()).total_seconds()
+        self._merge({address: left})
+        return max(left, 0.0) if already else None
 
     def refresh(self) -> None:
         """Copy the blocks in force from the ledger (periodic, in every process)."""
-        if self._ledger is None:
-            return
         now = utcnow()
         self._merge({a: (u - now).total_seconds() for a, u in self._ledger.blocks().items()})
 

@@ -51,13 +51,7 @@ class ReceiverState:
         )
         self.gate = Gate(
             runtime.tokens,
-            Throttle(
-                self.settings.auth_fail_limit,
-                self.settings.auth_fail_window,
-                self.settings.auth_block_seconds,
-                self.settings.trusted_networks,
-                ledger=self.ledger,
-            ),
+            Throttle(self.ledger, self.settings.trusted_networks),
             self.telemetry.auth_failure,
         )
         self.sandbox = SandboxPool(
