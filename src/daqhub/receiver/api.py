@@ -45,6 +45,8 @@ def route(
 
 
 def mount(app: FastAPI, state: ReceiverState, *, prefix: str = "") -> None:
+    """The original's routes at the root and, when set, under ``receiver.mount_prefix`` (the
+    alias stays out of the OpenAPI document), the token check included."""
     router = APIRouter(tags=[TAG])
 
     async def files(request: Request) -> Response:
@@ -83,7 +85,12 @@ def mount(app: FastAPI, state: ReceiverState, *, prefix: str = "") -> None:
         ["GET", "HEAD"],
         summary="Download a received file",
     )
-    app.include_router(router, prefix=prefix)
+    app.include_router(router)
+    if prefix:
+        app.include_router(router, prefix=prefix, include_in_schema=False)
+        check = root_handler(state)
+        for path in (prefix, prefix + "/"):
+            app.add_api_route(path, check, methods=["GET", "HEAD", "POST"], include_in_schema=False)
 
 
 def _known_sha256(state: ReceiverState, filename: str, inode: int) -> str | None:

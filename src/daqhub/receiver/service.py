@@ -3,6 +3,8 @@ error formats once per listener, and the token check behind ``/``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
 from daqhub.core.errors import ErrorFormats
@@ -15,8 +17,14 @@ from daqhub.receiver.state import ReceiverState
 OWNED_PREFIXES = ("/rest/api/files", query.PREFIX, ui.PREFIX)
 
 
-def _owns(path: str) -> bool:
-    return path.startswith(OWNED_PREFIXES)
+def _owner(mount_prefix: str) -> Callable[[str], bool]:
+    """Paths whose errors take the receiver's format."""
+    owned = OWNED_PREFIXES + ((mount_prefix + "/",) if mount_prefix else ())
+
+    def owns(path: str) -> bool:
+        return path.startswith(owned) or path == mount_prefix  # paths are never empty
+
+    return owns
 
 
 class ReceiverService(Service):
@@ -47,10 +55,10 @@ class ReceiverService(Service):
     ) -> None:
         state: ReceiverState = runtime.services[self.name]
         app.add_exception_handler(errors.ReceiverError, errors.render)
-        api.mount(app, state)
+        api.mount(app, state, prefix=state.settings.mount_prefix)
         query.mount(app, state)
         ui.mount(app, state)
-        formats.add(_owns, errors.router_error)
+        formats.add(_owner(state.settings.mount_prefix), errors.router_error)
         if listener.restricted_to(self.name):
             formats.fallback = errors.router_error
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import grp
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -116,6 +117,11 @@ class ReceiverSettings(BaseModel):
     live_window: float = Field(
         default=600.0, gt=0, description="A run is 'live' on the web page this long after a file."
     )
+    mount_prefix: str = Field(
+        default="/overwatch-receiver",
+        description="The original's routes (token check, /rest/api/files) are also served under "
+        "this path, for senders whose base URL must carry a path; empty: not at all.",
+    )
     open_read_access: bool = Field(
         default=False,
         description="The daqhub API's read routes and the web pages need no token (the "
@@ -129,6 +135,16 @@ class ReceiverSettings(BaseModel):
         if isinstance(value, str):
             text = value.strip().lower().removeprefix("0o")
             return int(text, 8)
+        return value
+
+    @field_validator("mount_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        plain = re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value) and not {".", ".."} & set(
+            value.split("/")
+        )
+        if value and not plain:
+            raise ValueError("a path such as /overwatch-receiver (no trailing slash), or empty")
         return value
 
     @field_validator("trusted_networks")
