@@ -280,7 +280,9 @@ def test_27_sigkill_during_large_uploads(
     process = start(serve, data_dir, database_url)
     base = process.url
 
-    def post(content: Any, run: int, agent: str = "EMC") -> httpx.Response:
+    def post(
+        content: Any, run: int, agent: str = "EMC", length: int | None = None
+    ) -> httpx.Response:
         headers = {
             "token": token,
             "runNumber": str(run),
@@ -289,7 +291,9 @@ def test_27_sigkill_during_large_uploads(
             "Content-Type": "application/octet-stream",
         }
         if isinstance(content, bytes):
-            headers["Content-Length"] = str(len(content))
+            length = len(content)
+        if length is not None:
+            headers["Content-Length"] = str(length)
         return httpx.post(f"{base}/rest/api/files", content=content, headers=headers, timeout=60)
 
     # Acknowledged before the kill: small files, one large file, and the file that an
@@ -315,7 +319,11 @@ def test_27_sigkill_during_large_uploads(
 
     in_flight_runs = [1, 20, 21]  # run 1 replaces an acknowledged name
     with ThreadPoolExecutor(len(in_flight_runs)) as pool:
-        futures = [pool.submit(post, stalled_body(), run) for run in in_flight_runs]
+        # Run 21 announces its length, so it is staged with direct I/O; the others are chunked.
+        futures = [
+            pool.submit(post, stalled_body(), run, length=len(large_bytes) if run == 21 else None)
+            for run in in_flight_runs
+        ]
         incoming = receiver_dir / ".daqhub-incoming"
         wait_for(
             lambda: (
