@@ -8,8 +8,8 @@ filesystem, are fsynced, and the file is renamed into place and the directory fs
 
 Large files can be written with direct I/O (``AtomicWriter(..., direct=True)``): the bytes go
 from an aligned buffer to the disk without passing through the page cache, which saves the
-copy into the cache, its later write-back and the work of evicting it again, and keeps a stream
-of bulk uploads from pushing everything else out of memory. Where the filesystem does not
+kernel allocating cache pages, writing them back and evicting them again, and keeps a stream of
+bulk uploads from pushing everything else out of memory. Where the filesystem does not
 support it (tmpfs, some network filesystems), the writer quietly writes through the cache.
 """
 
