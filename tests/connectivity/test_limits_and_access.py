@@ -148,6 +148,34 @@ def test_partition_views(published: TestClient) -> None:
     assert misses[0]["uid_regex"] == "missing.*"
 
 
+def test_a_flush_waits_for_one_already_writing(published: TestClient) -> None:
+    """The periodic flush may have taken the records an explicit flush is meant to write: the
+    explicit one returns only once they are in the database."""
+    state = runtime_of(published).services["connectivity"]
+    registry = state.registry
+    real = registry.record_misses
+    writing = threading.Event()
+
+    def slow(misses: list[dict[str, Any]], keep: int) -> None:
+        writing.set()
+        time.sleep(0.5)
+        real(misses, keep)
+
+    registry.record_misses = slow
+    background = threading.Thread(target=state.flush)  # as the periodic task does
+    try:
+        lookup(published, "ccTest", "late.*")
+        background.start()
+        assert writing.wait(5)
+        state.flush()
+        misses = published.get("/api/v1/partitions/ccTest/lookups?result=miss").json()
+        assert [m["uid_regex"] for m in misses] == ["late.*"]
+    finally:
+        if background.is_alive():
+            background.join()
+        registry.record_misses = real
+
+
 def test_metrics(published: TestClient) -> None:
     lookup(published, "ccTest", "DRO.*")
     lookup(published, "nope", "DRO.*")

@@ -34,6 +34,9 @@ class ConnectivityState:
         self.tokens = tokens
         self._misses: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # One flush at a time: a flush returns once everything recorded before it is written,
+        # even when the periodic flush had already taken those records.
+        self._flush_lock = threading.Lock()
         self._lookups = metrics.counter(
             "daqhub_connectivity_lookups_total", "Lookups by outcome", ("result",)
         )
@@ -89,11 +92,12 @@ class ConnectivityState:
 
     def flush(self) -> None:
         """Runs in every process: push statistics and missed lookups to the database."""
-        self.registry.stats.flush()
-        with self._lock:
-            misses, self._misses = self._misses, []
-        if misses:
-            self.registry.record_misses(misses, self.settings.lookup_log_size)
+        with self._flush_lock:
+            self.registry.stats.flush()
+            with self._lock:
+                misses, self._misses = self._misses, []
+            if misses:
+                self.registry.record_misses(misses, self.settings.lookup_log_size)
 
     def token_allows(self, request: Request, scope: str) -> bool:
         """Whether the request carries a valid token (Bearer or Token) with ``scope``."""
