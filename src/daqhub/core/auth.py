@@ -366,6 +366,7 @@ class TokenStore:
         )
         if name is not None:
             query = query.where(ApiToken.name == name)
+        now = utcnow()
         with self._db.read() as session:
             rows = session.execute(query).all()
             return [
@@ -380,7 +381,7 @@ class TokenStore:
                     rotated_at=t.rotated_at,
                     previous_expires_at=(
                         t.previous_expires_at
-                        if t.previous_expires_at is not None and t.previous_expires_at > utcnow()
+                        if t.previous_expires_at is not None and t.previous_expires_at > now
                         else None
                     ),
                 )
