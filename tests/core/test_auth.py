@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 
 from daqhub.core.auth import ApiToken, AuthError, TokenStore, load_secret_key
 from daqhub.core.db import Database
+from daqhub.settings import Settings
 
 
 @pytest.fixture
@@ -134,6 +135,30 @@ def test_rotation_keeps_the_previous_value_for_the_overlap(store: TokenStore) ->
     assert store.verify(old) is None  # the overlap is over
     assert store.verify(new) is not None
     assert next(t for t in store.list() if t.name == "dqm-emc").previous_expires_at is None
+
+
+def test_the_configured_overlap_applies_when_a_rotation_names_none(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        secret_key="configured-key",
+        auth={"rotation_overlap": 90, "cache_seconds": 0},
+    )
+    db = Database(database_url)
+    try:
+        store = TokenStore.from_settings(db, settings)
+        assert store.digest("x") == TokenStore(db, b"configured-key").digest("x")
+        store.create("dqm-its", scopes=["receiver"])
+        before = datetime.now(UTC)
+        _, until = store.rotate("dqm-its")
+        assert until is not None
+        assert timedelta(seconds=89) < until - before < timedelta(seconds=91)
+        _, explicit = store.rotate("dqm-its", overlap=timedelta(0))
+        assert explicit is None
+    finally:
+        db.dispose()
 
 
 def test_rotation_without_overlap_and_twice(store: TokenStore) -> None:

@@ -43,14 +43,13 @@ def get_token(
     """Issue a new monitor token for USERNAME (keys are stored hashed, so every call issues a
     fresh one) and print the original's line: ``New token created for user "<u>": <key>``."""
     from daqhub.cli.common import open_database
-    from daqhub.core.auth import AuthError, TokenStore, load_secret_key
+    from daqhub.core.auth import AuthError, TokenStore
 
     settings = settings_from(data_dir, database_url, config)
     db = open_database(settings)
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     name = f"monitor-{username}-{secrets.token_hex(4)}"[:100]
     try:
-        store = TokenStore(db, load_secret_key(settings.data_dir, secret))
+        store = TokenStore.from_settings(db, settings)
         key = store.create(name, scopes=["monitor"], username=username, create_user=create_user)
     except AuthError as exc:
         fail(str(exc))

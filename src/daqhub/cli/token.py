@@ -18,16 +18,14 @@ from daqhub.cli.common import (
     open_database,
     settings_from,
 )
-from daqhub.core.auth import SCOPES, AuthError, TokenStore, load_secret_key
+from daqhub.core.auth import SCOPES, AuthError, TokenStore
 from daqhub.settings import Settings
 
 app = typer.Typer(help="API tokens (shared by every service).", no_args_is_help=True)
 
 
 def token_store(settings: Settings) -> TokenStore:
-    db = open_database(settings)
-    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    return TokenStore(db, load_secret_key(settings.data_dir, secret))
+    return TokenStore.from_settings(open_database(settings), settings)
 
 
 @app.command()
@@ -121,9 +119,7 @@ def rotate(
     """Give a token a new value (printed, only it, on stdout); the old one works for a while."""
     settings = settings_from(data_dir, database_url, config)
     store = token_store(settings)
-    overlap = timedelta(
-        hours=overlap_hours if overlap_hours is not None else settings.auth.rotation_overlap / 3600
-    )
+    overlap = timedelta(hours=overlap_hours) if overlap_hours is not None else None
     try:
         plain, until = store.rotate(name, overlap=overlap, value=value)
     except AuthError as exc:

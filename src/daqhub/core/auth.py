@@ -32,11 +32,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from daqhub.core.db import Base, Database, JSONType, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from daqhub.settings import Settings
 
 SCOPES = ("admin", "connectivity", "receiver", "monitor", "pcs", "dpm", "broker")
 """Top-level scopes; sub-scopes are written ``<scope>:<name>`` (e.g. ``receiver:upload``)."""
@@ -212,14 +216,33 @@ class TokenStore:
         *,
         cache_seconds: float = 2.0,
         last_used_interval: float = 60.0,
+        rotation_overlap: timedelta = timedelta(days=1),
     ) -> None:
         self._db = db
         self._secret = secret
         self._cache_seconds = cache_seconds
         self._last_used_interval = last_used_interval
+        self._rotation_overlap = rotation_overlap
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._last_used_written: dict[int, float] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings) -> TokenStore:
+        """The store as configured: key, cache, last-use interval and rotation overlap.
+
+        Every entry point (server, CLI) builds its store here, so a setting such as
+        ``auth.rotation_overlap`` is read in one place.
+        """
+        configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+        auth_settings = settings.auth
+        return cls(
+            db,
+            load_secret_key(settings.data_dir, configured),
+            cache_seconds=auth_settings.cache_seconds,
+            last_used_interval=auth_settings.last_used_interval,
+            rotation_overlap=timedelta(seconds=auth_settings.rotation_overlap),
+        )
 
     def digest(self, value: str) -> str:
         return hmac.new(
@@ -284,16 +307,20 @@ class TokenStore:
         self,
         name: str,
         *,
-        overlap: timedelta,
+        overlap: timedelta | None = None,
         value: str | None = None,
         actor: str = "cli",
     ) -> tuple[str, datetime | None]:
         """Give a live token a new value; the old one keeps working for ``overlap``.
 
+        Without ``overlap``, the store's configured rotation overlap applies.
+
         Returns (new plain value, until when the old value works, None for no overlap). A value
         from an earlier rotation whose overlap has not ended stops working now: there is at most
         one previous value.
         """
+        if overlap is None:
+            overlap = self._rotation_overlap
         if overlap < timedelta(0):
             raise AuthError("the overlap cannot be negative")
         plain = _plain_value(value)

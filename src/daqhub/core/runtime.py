@@ -14,7 +14,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from daqhub.core import migrations
-from daqhub.core.auth import TokenStore, load_secret_key
+from daqhub.core.auth import TokenStore
 from daqhub.core.db import Database
 from daqhub.core.events import EventBus, MemoryBus, RedisBus
 from daqhub.core.metrics import Metrics
@@ -56,13 +56,7 @@ class Runtime:
         )
         self.metrics = Metrics()
         self.bus = make_bus(settings)
-        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-        self.tokens = TokenStore(
-            self.db,
-            load_secret_key(settings.data_dir, secret),
-            cache_seconds=settings.auth.cache_seconds,
-            last_used_interval=settings.auth.last_used_interval,
-        )
+        self.tokens = TokenStore.from_settings(self.db, settings)
         self.threads = ThreadWork()
         self.tasks = TaskRunner(
             self.db,

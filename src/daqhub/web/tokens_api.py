@@ -129,16 +129,14 @@ def mount(app: FastAPI, runtime: Runtime, formats: ErrorFormats) -> None:
             return _error(404, "Not found.")
         if "admin" in current.scopes:
             return _error(403, "Only the command line can rotate admin tokens.")
-        seconds = (
-            body.overlap_seconds
-            if body.overlap_seconds is not None
-            else runtime.settings.auth.rotation_overlap
+        overlap = (
+            timedelta(seconds=body.overlap_seconds) if body.overlap_seconds is not None else None
         )
         try:
             plain, until = await run_in_threadpool(
                 lambda: store.rotate(
                     name,
-                    overlap=timedelta(seconds=seconds),
+                    overlap=overlap,
                     value=body.value,
                     actor=actor(principal, request),
                 )
