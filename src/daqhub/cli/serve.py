@@ -2,8 +2,9 @@
 
 Sockets are bound here, before the server starts, so that port 0 resolves to a real port that
 is printed on stderr and so that several addresses (``--listen`` repeated) share one process or
-one set of worker processes. uvicorn runs with the httptools parser: the DUNE C++ client sends
-HTTP/1.1 requests without a Host header, which the h11 parser rejects.
+one set of worker processes. uvicorn runs with the httptools parser (the DUNE C++ client sends
+HTTP/1.1 requests without a Host header, which the h11 parser rejects), in the protocol of
+:mod:`daqhub.core.httpproto`, which passes request bodies on without extra copies.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from daqhub.cli.common import (
     settings_from,
 )
 from daqhub.core.allocator import tune_allocator
+from daqhub.core.httpproto import BodyPassingProtocol
 from daqhub.core.service import Listener, parse_listener
 from daqhub.core.slots import INSTANCE_DIR_ENV
 from daqhub.settings import RESOLVED_ENV, Settings, export_for_workers
@@ -82,7 +84,7 @@ def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
     def config(app: Any, **extra: Any) -> uvicorn.Config:
         return uvicorn.Config(
             app,
-            http="httptools",
+            http=BodyPassingProtocol,
             lifespan="on",
             log_level=settings.log_level.lower(),
             access_log=False,

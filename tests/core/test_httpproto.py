@@ -1,0 +1,225 @@
+"""The protocol ``daqhub serve`` runs (daqhub.core.httpproto), in a real uvicorn server: request
+bodies of every shape arrive whole and in order, and a piece that reaches an empty buffer is
+handed to the application as the very object the parser made (no copies)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from daqhub.cli import serve
+from daqhub.core.httpproto import BodyPassingProtocol
+from daqhub.settings import Settings
+
+MiB = 1 << 20
+
+
+class RecordingProtocol(BodyPassingProtocol):
+    """Keeps every piece the parser delivered, so that the test can tell whether the
+    application was given those objects or copies of them."""
+
+    delivered: list[bytes] = []
+
+    def on_body(self, body: bytes) -> None:
+        RecordingProtocol.delivered.append(body)
+        super().on_body(body)
+
+
+class App:
+    """Reads the body (slowly when asked by the ``x-slow`` header) and answers what it got."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.disconnects = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        import asyncio
+
+        slow = dict(scope["headers"]).get(b"x-slow") == b"1"
+        digest = hashlib.sha256()
+        size = messages = 0
+        kinds = set()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.disconnects += 1
+                return
+            body = message.get("body", b"")
+            kinds.add(type(body).__name__)
+            self.pieces.append(body)
+            digest.update(body)
+            size += len(body)
+            messages += 1
+            if slow and messages < 20:
+                await asyncio.sleep(0.02)  # the socket keeps delivering meanwhile
+            if not message.get("more_body"):
+                break
+        answer = json.dumps(
+            {"sha256": digest.hexdigest(), "size": size, "kinds": sorted(kinds)}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, App]]:
+    app = App()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    config = uvicorn.Config(app, http=RecordingProtocol, lifespan="off", log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    RecordingProtocol.delivered = []
+    yield sock.getsockname()[1], app
+    instance.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def exchange(port: int, request: bytes, answers: int = 1) -> list[dict[str, Any]]:
+    """Send raw bytes; read ``answers`` JSON responses off the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(request)
+        return read_answers(conn, answers)
+
+
+def read_answers(conn: socket.socket, answers: int) -> list[dict[str, Any]]:
+    buffer = b""
+    found: list[dict[str, Any]] = []
+    while len(found) < answers:
+        while b"\r\n\r\n" not in buffer:
+            chunk = conn.recv(65536)
+            assert chunk, f"connection closed after {len(found)} answers"
+            buffer += chunk
+        head, buffer = buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(buffer) < length:
+            buffer += conn.recv(65536)
+        found.append(json.loads(buffer[:length]))
+        buffer = buffer[length:]
+    return found
+
+
+def post(body: bytes, *extra: str) -> bytes:
+    head = "\r\n".join(
+        ["POST /up HTTP/1.1", "Host: t", f"Content-Length: {len(body)}", *extra, "", ""]
+    )
+    return head.encode() + body
+
+
+def expect(body: bytes) -> dict[str, Any]:
+    return {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "kinds": ["bytes"]}
+
+
+def test_a_large_body_arrives_whole_and_uncopied(server: tuple[int, App]) -> None:
+    port, app = server
+    body = os.urandom(8 * MiB)
+    assert exchange(port, post(body)) == [expect(body)]
+    delivered = {id(piece): piece for piece in RecordingProtocol.delivered}
+    handed_on = [p for p in app.pieces if p and delivered.get(id(p)) is p]
+    # The application read as fast as the socket delivered: nearly every piece is the
+    # parser's own object (a piece reaching a non-empty buffer is gathered, i.e. copied).
+    assert len(handed_on) >= len([p for p in app.pieces if p]) // 2
+    assert sum(len(p) for p in handed_on) >= 4 * MiB
+
+
+def test_a_slow_reader_gets_the_pieces_gathered(server: tuple[int, App]) -> None:
+    port, app = server
+    body = os.urandom(4 * MiB)
+    request = post(body, "x-slow: 1")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        head = len(request) - len(body)
+        conn.sendall(request[:head])
+        for start in range(head, head + 256 * 1024, 2048):  # small pieces, while the app sleeps
+            conn.sendall(request[start : start + 2048])
+            time.sleep(0.0005)
+        conn.sendall(request[head + 256 * 1024 :])
+        assert read_answers(conn, 1) == [expect(body)]
+    # While the application slept, pieces were gathered: some messages hold several.
+    assert len(app.pieces) < len(RecordingProtocol.delivered)
+
+
+def test_chunked_pipelined_empty_and_continue(server: tuple[int, App]) -> None:
+    port, _ = server
+    pieces = [os.urandom(n) for n in (1, 500, 70_000, 3, 1 << 17)]
+    chunked = (
+        b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces)
+        + b"0\r\n\r\n"
+    )
+    first, second = os.urandom(100_000), b"second"
+    pipelined = post(first) + chunked + post(b"") + post(second)
+    answers = exchange(port, pipelined, answers=4)
+    assert answers[0] == expect(first)
+    assert answers[1] == expect(b"".join(pieces))
+    assert answers[2]["size"] == 0 and answers[2]["sha256"] == hashlib.sha256().hexdigest()
+    assert answers[3] == expect(second)
+
+    body = os.urandom(300_000)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(post(b"", "Expect: 100-continue").replace(b": 0\r\n", b": 300000\r\n"))
+        assert conn.recv(64).startswith(b"HTTP/1.1 100 Continue")
+        conn.sendall(body)
+        assert read_answers(conn, 1) == [expect(body)]
+
+
+def test_a_sender_that_goes_away_mid_body(server: tuple[int, App]) -> None:
+    port, app = server
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(post(b"x" * MiB)[:200_000])
+    deadline = time.monotonic() + 10
+    while app.disconnects == 0:
+        assert time.monotonic() < deadline, "the application never heard of the disconnect"
+        time.sleep(0.01)
+    body = b"still serving"
+    assert exchange(port, post(body)) == [expect(body)]
+
+
+def test_daqhub_serve_runs_this_protocol(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    used: dict[str, Any] = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(self: uvicorn.Server, sockets: Any = None) -> None:
+        used["http"] = self.config.http
+        for sock in sockets or []:
+            sock.close()
+        raise Stop
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    settings = Settings(listen=["127.0.0.1:0"], data_dir=tmp_path)
+    with pytest.raises(Stop):
+        serve.run_server(settings)
+    assert used["http"] is BodyPassingProtocol
