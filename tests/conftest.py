@@ -248,13 +248,19 @@ class ServerProcess:
 
 
 def start_server(
-    args: list[str], env: dict[str, str] | None = None, *, expect: int = 1, timeout: float = 60
+    args: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    expect: int = 1,
+    timeout: float = 60,
+    wrapper: list[str] | None = None,
 ) -> ServerProcess:
-    """Run ``daqhub serve ARGS`` and wait until it reports its listening addresses."""
+    """Run ``daqhub serve ARGS`` (under ``wrapper``, a command that ends by exec'ing its
+    arguments, if given) and wait until it reports its listening addresses."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DAQHUB_")}
     full_env.update(env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "daqhub", "serve", *args],
+        [*(wrapper or []), sys.executable, "-m", "daqhub", "serve", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

@@ -411,6 +411,25 @@ def test_26_body_over_the_limit(make_receiver, root_files: RootFiles) -> None:  
     assert not any(receiver.quarantine.iterdir())
 
 
+def test_an_upload_the_disk_has_no_room_for_is_refused_first(  # type: ignore[no-untyped-def]
+    make_receiver, root_files: RootFiles
+) -> None:
+    """More than the filesystem's free space kept free: 503 with Retry-After, before the body
+    is read, nothing stored or indexed (the real full disk: tests/receiver/test_server.py)."""
+    receiver = make_receiver(min_free_bytes=1 << 62)
+    response = receiver.upload(root_files.r, meta={**META, "runNumber": "99"})
+    assert response.status_code == 503 and response.headers["retry-after"] == "60"
+    assert body_of(response) == {
+        "message": "Insufficient storage, retry later",
+        "received": None,
+        "status": 503,
+    }
+    assert not any(receiver.incoming.iterdir())
+    assert receiver.uploads(run=99) == []
+    metrics = receiver.client.get("/metrics").text
+    assert 'daqhub_receiver_uploads_total{outcome="storage_full"} 1.0' in metrics
+
+
 def test_checksum_headers(receiver: Receiver, root_files: RootFiles) -> None:
     import base64
 

@@ -460,3 +460,79 @@ def test_32_two_replicas_share_data_and_tokens(
     assert time.monotonic() - revoked_at < 5
     a.close()
     b.close()
+
+
+@pytest.fixture
+def small_disk(
+    serve: Callable[..., ServerProcess], tmp_path: Path, database_url: str
+) -> tuple[ServerProcess, str, Path]:
+    """A server whose receiver data folder is a 24 MiB tmpfs of its own: mounted in a private
+    mount namespace (``unshare``), so that the test fills a real filesystem, not the machine's.
+    The folder as the server sees it is returned, reached through ``/proc/<pid>/root``."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir, database_url)
+    mount_then_exec = 'mount -t tmpfs -o size=24m tmpfs "$0" && exec "$@"'
+    server = serve(
+        [
+            *("--data-dir", str(data_dir), "--database-url", database_url),
+            *("--listen", "127.0.0.1:0=receiver"),
+        ],
+        {
+            **SERVER_ENV,
+            "DAQHUB_RECEIVER__DATA_DIR": str(folder),
+            "DAQHUB_RECEIVER__MIN_FREE_BYTES": str(1 << 20),
+        },
+        wrapper=["unshare", "--mount", "--map-root-user", "sh", "-c", mount_then_exec, str(folder)],
+    )
+    seen = Path(f"/proc/{server.process.pid}/root") / folder.relative_to("/")
+    assert os.statvfs(seen).f_blocks * os.statvfs(seen).f_frsize == 24 << 20
+    return server, token, seen
+
+
+def test_a_full_disk_answers_503_and_loses_nothing(
+    small_disk: tuple[ServerProcess, str, Path], root_files: RootFiles, tmp_path: Path
+) -> None:
+    server, token, folder = small_disk
+    full = {"message": "Insufficient storage, retry later", "received": None, "status": 503}
+
+    def post(content: Any, run: int) -> httpx.Response:
+        headers = {**META, "runNumber": str(run), "token": token}
+        return httpx.post(f"{server.url}/rest/api/files", content=content, headers=headers)
+
+    assert post(root_files.r, 1).status_code == 200
+    large = tmp_path / "large.root"
+    rootdata.write_large(large, 14)
+    stored = post(large.read_bytes(), 2)
+    assert stored.status_code == 200, stored.text
+
+    # Announced larger than the room left: refused from the headers, before the body.
+    head = b"POST /rest/api/files HTTP/1.1\r\nHost: t\r\n" + meta_lines(token)
+    with socket.create_connection(("127.0.0.1", server.port()), timeout=10) as sock:
+        sock.sendall(head + b"Expect: 100-continue\r\nContent-Length: 16000000\r\n\r\n")
+        status, headers, body = split_response(read_response(sock))
+    assert (status, json.loads(body)) == (503, full)
+    assert headers["retry-after"] == "60"
+
+    # Of unknown size (chunked): the disk fills while it is written. The sender still gets
+    # the answer, after its body, and the staged part is gone.
+    def chunks() -> Iterator[bytes]:
+        data = large.read_bytes()
+        for start in range(0, len(data), 1 << 20):
+            yield data[start : start + (1 << 20)]
+
+    refused = post(chunks(), 3)
+    assert (refused.status_code, refused.json()) == (503, full)
+    assert refused.headers["retry-after"] == "60"
+    assert "outcome=storage_full" in "".join(server.stderr_lines)
+    assert not list((folder / ".daqhub-incoming").iterdir())
+
+    listed = httpx.get(f"{server.url}/rest/api/files", headers={"token": token}).json()
+    names = {f"EMChistos_{run}_DQM_1970_01_02_16_07_24.root" for run in (1, 2)}
+    assert set(listed["files"]) == names
+    name = "EMChistos_2_DQM_1970_01_02_16_07_24.root"
+    download = httpx.get(f"{server.url}/rest/api/files/{name}", headers={"token": token})
+    assert download.content == large.read_bytes()
+    # The space a failed upload took is free again.
+    assert post(root_files.r, 4).status_code == 200

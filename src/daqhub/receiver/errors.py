@@ -162,6 +162,21 @@ class Busy(ReceiverError):
         return {"message": self.message, "received": None, "status": self.status}
 
 
+class StorageFull(ReceiverError):
+    """The data folder's filesystem has no room for the upload (declared size, or out of space
+    while writing): a condition to retry later, like an overload, and not the sender's fault."""
+
+    status = 503
+    code = "storage_full"
+    retry_after = 60
+
+    def __init__(self) -> None:
+        super().__init__("Insufficient storage, retry later")
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, "received": None, "status": self.status}
+
+
 class DataDirUnavailable(ReceiverError):
     status = 503
     code = "data_dir_unavailable"

@@ -58,6 +58,12 @@ class ReceiverSettings(BaseModel):
     busy_wait: float = Field(
         default=10.0, ge=0, description="Seconds an upload waits for a slot before 503."
     )
+    min_free_bytes: int = Field(
+        default=64 * MIB,
+        ge=0,
+        description="Free space kept on the data folder's filesystem: an upload that would "
+        "leave less is answered 503 before its body is read.",
+    )
     auth_fail_limit: int = Field(
         default=10, ge=1, description="Invalid tokens per address and window before 429."
     )

@@ -78,6 +78,11 @@ class Storage:
             for d in (self.paths.data_dir, self.paths.incoming_dir, self.paths.quarantine_dir)
         )
 
+    def free_bytes(self) -> int:
+        """Bytes an unprivileged writer may still use on the staging filesystem."""
+        stats = os.statvfs(self.paths.incoming_dir)
+        return stats.f_bavail * stats.f_frsize
+
     # -- listing and serving --------------------------------------------------------------------
 
     def list_files(self) -> list[str]:

@@ -10,10 +10,11 @@ and duration, never the token.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -26,10 +27,12 @@ from daqhub.receiver import publish, wire
 from daqhub.receiver.errors import (
     MSG_NOT_VALID,
     MSG_OK,
+    DataDirUnavailable,
     HeaderInvalid,
     NoPayload,
     PayloadTooLarge,
     ReceiverError,
+    StorageFull,
 )
 from daqhub.receiver.intake import Disconnected, Intake, receive_payload
 from daqhub.receiver.naming import HeaderValueError, UploadMeta, parse_upload_headers
@@ -108,26 +111,28 @@ async def _upload(
     if declared is not None and declared > settings.max_upload_bytes:
         raise PayloadTooLarge(settings.max_upload_bytes)
     state.require_writable()
+    await _require_room(state, declared)
     async with state.upload_slot():
-        intake = await receive_payload(
-            request,
-            state.storage,
-            limit=settings.max_upload_bytes,
-            max_parts=settings.max_multipart_parts,
-            max_part_header=settings.max_part_header_bytes,
-            expected_bytes=declared,
-        )
-        async with _discarding(intake):
-            if intake.writer is None:
-                raise NoPayload(echo)
-            outcome.size = intake.size
-            upload_id = outcome.upload_id = str(uuid.uuid4())
-            record, received = await _validate_and_store(
-                state,
-                intake,
-                meta,
-                publish.Origin(upload_id, principal.token_name, client_address(request)),
+        with _no_space_is_storage_full():
+            intake = await receive_payload(
+                request,
+                state.storage,
+                limit=settings.max_upload_bytes,
+                max_parts=settings.max_multipart_parts,
+                max_part_header=settings.max_part_header_bytes,
+                expected_bytes=declared,
             )
+            async with _discarding(intake):
+                if intake.writer is None:
+                    raise NoPayload(echo)
+                outcome.size = intake.size
+                upload_id = outcome.upload_id = str(uuid.uuid4())
+                record, received = await _validate_and_store(
+                    state,
+                    intake,
+                    meta,
+                    publish.Origin(upload_id, principal.token_name, client_address(request)),
+                )
     headers = {"X-Daqhub-Upload-Id": upload_id, "X-Daqhub-Sha256": intake.sha256}
     if received is None:
         outcome.outcome = "invalid"
@@ -149,6 +154,35 @@ async def _upload(
         "status": 200,
     }
     return wire.json_response(body, 200, headers)
+
+
+async def _require_room(state: ReceiverState, declared: int | None) -> None:
+    """503 before the body is read when the upload would not leave ``min_free_bytes`` free
+    (an upload of unknown size: when less than that is free already). The connection stays
+    open: a sender that waits for ``100 Continue`` sends nothing, one that does not has its
+    body (at most ``max_upload_bytes``) read and dropped, and gets the answer either way."""
+    needed = (declared or 0) + state.settings.min_free_bytes
+    try:
+        free = await run_in_threadpool(state.storage.free_bytes)
+    except OSError:
+        raise DataDirUnavailable() from None
+    if free < needed:
+        log.warning("receiver data folder nearly full: %d bytes free, %d needed", free, needed)
+        raise StorageFull()
+
+
+@contextlib.contextmanager
+def _no_space_is_storage_full() -> Iterator[None]:
+    """The filesystem filled up while the upload was written: 503 (retry later), not 500. What
+    was staged is removed on the way out, like any failed upload; the server reads and drops
+    the rest of the body, so that the sender gets the answer rather than a reset connection."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        log.warning("receiver data folder out of space: %s", exc.strerror)
+        raise StorageFull() from exc
 
 
 @contextlib.asynccontextmanager
