@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -560,5 +561,8 @@ def test_metrics(receiver: Receiver, root_files: RootFiles) -> None:
     assert "daqhub_receiver_validation_seconds_count 2.0" in text
     assert "daqhub_receiver_inbox_files 1.0" in text
     assert "daqhub_receiver_quarantine_files 1.0" in text
+    free = os.statvfs(receiver.data_dir)
+    reported = float(text.split("\ndaqhub_receiver_free_bytes ")[1].split()[0])
+    assert abs(reported - free.f_bavail * free.f_frsize) < 256 << 20  # other writers meanwhile
     assert 'daqhub_receiver_last_upload_timestamp{agent="EMC"}' in text
     assert 'daqhub_receiver_requests_total{method="POST",route="/rest/api/files"' in text

@@ -1,7 +1,8 @@
 """The receiver's Prometheus metrics (spec §4.6).
 
 Counters and histograms are updated by the upload path; the inbox and quarantine file counts
-are computed when ``/metrics`` is scraped, so every worker reports the same directory state.
+and the free space are computed when ``/metrics`` is scraped, so every worker reports the same
+directory state.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ class _DirectoryGauges(Collector):
             "daqhub_receiver_quarantine_files",
             "Invalid payloads kept in quarantine",
             value=self._storage.count(paths.quarantine_dir, QUARANTINE_SUFFIX),
+        )
+        try:
+            free = self._storage.free_bytes()
+        except OSError:  # the folder is gone: the health check says so
+            return
+        yield GaugeMetricFamily(
+            "daqhub_receiver_free_bytes",
+            "Bytes free for uploads on the data folder's filesystem (alert well above "
+            "receiver.min_free_bytes)",
+            value=free,
         )
 
 
