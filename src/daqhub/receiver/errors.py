@@ -109,7 +109,15 @@ class HeaderInvalid(ReceiverError):
         }
 
 
-class PayloadTooLarge(ReceiverError):
+class _UploadRefused(ReceiverError):
+    """An upload refused before anything was stored: ``message``, ``received: null`` and
+    ``status``, without ``receivedHeaders`` (spec §2.6.7)."""
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, "received": None, "status": self.status}
+
+
+class PayloadTooLarge(_UploadRefused):
     status = 413
     code = "payload_too_large"
 
@@ -117,9 +125,6 @@ class PayloadTooLarge(ReceiverError):
         super().__init__(f"Payload too large: the limit is {limit} bytes")
         # The rest of the body is not wanted: close rather than drain it.
         self.headers["Connection"] = "close"
-
-    def body(self) -> dict[str, Any]:
-        return {"message": self.message, "received": None, "status": self.status}
 
 
 class NoPayload(ReceiverError):
@@ -139,18 +144,15 @@ class NoPayload(ReceiverError):
         }
 
 
-class ChecksumMismatch(ReceiverError):
+class ChecksumMismatch(_UploadRefused):
     status = 400
     code = "checksum_mismatch"
 
     def __init__(self) -> None:
         super().__init__("Checksum mismatch")
 
-    def body(self) -> dict[str, Any]:
-        return {"message": self.message, "received": None, "status": self.status}
 
-
-class Busy(ReceiverError):
+class Busy(_UploadRefused):
     status = 503
     code = "busy"
     retry_after = 5
@@ -158,11 +160,8 @@ class Busy(ReceiverError):
     def __init__(self) -> None:
         super().__init__("Receiver busy, retry later")
 
-    def body(self) -> dict[str, Any]:
-        return {"message": self.message, "received": None, "status": self.status}
 
-
-class StorageFull(ReceiverError):
+class StorageFull(_UploadRefused):
     """The data folder's filesystem has no room for the upload (declared size, or out of space
     while writing): a condition to retry later, like an overload, and not the sender's fault."""
 
@@ -172,9 +171,6 @@ class StorageFull(ReceiverError):
 
     def __init__(self) -> None:
         super().__init__("Insufficient storage, retry later")
-
-    def body(self) -> dict[str, Any]:
-        return {"message": self.message, "received": None, "status": self.status}
 
 
 class DataDirUnavailable(ReceiverError):
