@@ -73,3 +73,64 @@ def test_levels(class_name: str, levels: int) -> None:
 def test_other_classes_are_not_read_quickly() -> None:
     assert levels_to_th1("TH2Poly") is None
     assert levels_to_th1("TTree") is None
+
+
+@pytest.mark.parametrize(
+    ("compression", "read_in_part"),
+    [
+        (None, True),
+        (uproot.ZLIB(1), True),
+        (uproot.LZMA(1), True),
+        (uproot.LZ4(1), False),
+        (uproot.ZSTD(1), False),
+    ],
+)
+def test_large_histograms_are_summarised_from_their_head(
+    tmp_path: Path, compression: Any, read_in_part: bool
+) -> None:
+    """A DQM file of large histograms: entry counts agree with uproot's full read, and where
+    the head of a histogram can be decompressed alone, a budget far smaller than the histograms
+    still has them read (the head is all that is decompressed)."""
+    from daqhub.receiver.rootfiles import inspect_file
+
+    rng = np.random.default_rng(5)
+    path = tmp_path / "large.root"
+    with uproot.recreate(path, compression=compression) as out:
+        out["wide"] = (rng.poisson(4.0, 1_000_000).astype("f8"), np.linspace(0, 1, 1_000_001))
+        out["map"] = (
+            rng.poisson(2.0, (600, 600)).astype("f8"),
+            np.linspace(0, 1, 601),
+            np.linspace(0, 1, 601),
+        )
+        # Variable bins: the edges sit in the axis, before fEntries, far past the head.
+        edges = np.cumsum(rng.uniform(0.5, 1.5, 200_001))
+        out["variable"] = (rng.poisson(3.0, 200_000).astype("f8"), edges)
+    with uproot.open(path) as file:
+        expected = {name: float(file[name].member("fEntries")) for name in ("wide", "map")}
+        expected["variable"] = float(file["variable"].member("fEntries"))
+
+    full = {
+        entry["path"]: entry["entries"] for entry in inspect_file(str(path), 1 << 30)["contents"]
+    }
+    assert full == pytest.approx(expected)
+
+    small = inspect_file(str(path), 1 << 20)["contents"]  # 1 MiB; the histograms are 2-8 MB
+    entries = {entry["path"]: entry["entries"] for entry in small}
+    assert entries["variable"] is None  # needs all of its bytes: over the budget
+    if read_in_part:
+        assert entries["wide"] == pytest.approx(expected["wide"])
+        assert entries["map"] == pytest.approx(expected["map"])
+    else:
+        assert entries["wide"] is None and entries["map"] is None
+
+
+def test_the_head_of_a_histogram_is_not_enough_for_variable_bins(tmp_path: Path) -> None:
+    path = tmp_path / "variable.root"
+    with uproot.recreate(path, compression=None) as out:
+        out["v"] = (np.ones(50_000), np.cumsum(np.arange(50_001) % 3 + 1.0))  # uneven bins
+    with uproot.open(path) as file:
+        key = file.key("v")
+        chunk, _cursor = key.get_uncompressed_chunk_cursor()
+        data = bytes(chunk.raw_data)
+    assert histogram_summary(data, "TH1D") == ("v", "", 50_000.0)
+    assert histogram_summary(data[: 64 << 10], "TH1D") is None

@@ -35,13 +35,15 @@ def levels_to_th1(class_name: str) -> int | None:
     return 2 if match.group(1) == "1" else 3  # TH1F -> TH1; TH2F -> TH2 -> TH1
 
 
-def _header(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(position after the header, class version, end of the object) at ``pos``."""
+def _header(data: bytes, pos: int, *, enclosing: bool = False) -> tuple[int, int, int]:
+    """(position after the header, class version, end of the object) at ``pos``. An enclosing
+    object (the histogram's own classes, whose parts are read) may end past ``data``, which
+    can be the head of the histogram only; a part must end within it."""
     (count,) = struct.unpack_from(">I", data, pos)
     if not count & _BYTE_COUNT:
         raise ValueError("no byte count")
     end = pos + 4 + (count & ~_BYTE_COUNT)
-    if end > len(data):
+    if end > len(data) and not enclosing:
         raise ValueError("byte count past the end")
     (version,) = struct.unpack_from(">h", data, pos + 4)
     return pos + 6, version, end
@@ -59,14 +61,15 @@ def _tstring(data: bytes, pos: int) -> tuple[str, int]:
 
 
 def histogram_summary(data: bytes, class_name: str) -> tuple[str, str, float] | None:
-    """(fName, fTitle, fEntries) of a streamed histogram of class ``class_name``, or None."""
+    """(fName, fTitle, fEntries) of a streamed histogram of class ``class_name``, or None.
+    ``data`` may be the head of the streamed bytes only: None if it ends before ``fEntries``."""
     levels = levels_to_th1(class_name)
     if levels is None:
         return None
     try:
         pos, version = 0, 0
         for _ in range(levels):
-            pos, version, _end = _header(data, pos)
+            pos, version, _end = _header(data, pos, enclosing=True)
         if version not in _TH1_VERSIONS:
             return None
         pos, _version, named_end = _header(data, pos)  # TNamed
