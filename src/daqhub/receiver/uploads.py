@@ -1,8 +1,9 @@
 """``POST /rest/api/files``: the upload pipeline, in the order of spec §2.6.9.
 
-headers (parsed before any body byte is read) -> declared size -> a processing slot ->
-streamed body (size limit, SHA-256) -> payload selection -> sandboxed validation -> publish or
-quarantine (durable, indexed) -> the original's JSON answer plus ``X-Daqhub-*`` headers.
+headers (parsed before any body byte is read) -> declared size -> room on the disk -> a
+processing slot -> streamed body (size limit, SHA-256) -> payload selection -> sandboxed
+validation -> publish or quarantine (durable, indexed) -> the original's JSON answer plus
+``X-Daqhub-*`` headers. A disk that fills up on the way answers 503, never 500.
 One structured log line per request records upload id, token name, agent, run, size, outcome
 and duration, never the token.
 """
