@@ -239,6 +239,45 @@ def test_client_disconnect_mid_body_keeps_nothing(server: tuple[ServerProcess, s
     assert not any(p.name.startswith("TPC") for p in data_dir.iterdir())
 
 
+def test_a_stalled_sender_is_abandoned_and_frees_its_slot(
+    serve: Callable[..., ServerProcess], tmp_path: Path, database_url: str, root_files: RootFiles
+) -> None:
+    """A sender that stops in the middle of its body (no FIN, no RST: a hung process, a lost
+    network) is answered 408 after ``body_timeout`` and holds neither a slot nor a file."""
+    data_dir = tmp_path / "data"
+    token = make_token(data_dir, database_url)
+    env = {
+        "DAQHUB_RECEIVER__BODY_TIMEOUT": "2",
+        "DAQHUB_RECEIVER__MAX_CONCURRENT_UPLOADS": "1",
+        "DAQHUB_RECEIVER__BUSY_WAIT": "0.2",
+    }
+    process = start(serve, data_dir, database_url, env)
+    incoming = data_dir / "receiver" / ".daqhub-incoming"
+    headers = {**META, "token": token, "Content-Type": "application/octet-stream"}
+
+    def upload() -> httpx.Response:
+        return httpx.post(f"{process.url}/rest/api/files", content=root_files.r, headers=headers)
+
+    head = b"POST /rest/api/files HTTP/1.1\r\nHost: t\r\n" + meta_lines(token)
+    head += b"Content-Type: application/octet-stream\r\nContent-Length: 8000000\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", process.port()), timeout=30) as stalled:
+        stalled.sendall(head + os.urandom(4_500_000))  # past one batch: a staged part exists
+        wait_for(lambda: any(incoming.iterdir()), timeout=5)  # and it holds the only slot
+        assert upload().status_code == 503
+        waited = time.monotonic()
+        status, answer_headers, body = split_response(read_response(stalled))
+        assert time.monotonic() - waited < 10
+    assert status == 408 and answer_headers["connection"] == "close"
+    assert json.loads(body) == {
+        "message": "Request body timeout: nothing received for 2 s",
+        "received": None,
+        "status": 408,
+    }
+    assert not any(incoming.iterdir())
+    assert upload().status_code == 200  # the slot is free again
+    assert "outcome=body_timeout" in "".join(process.stderr_lines)
+
+
 def test_download_keeps_its_bytes_while_the_file_is_replaced(
     server: tuple[ServerProcess, str, Path], tmp_path: Path
 ) -> None:

@@ -127,6 +127,19 @@ class PayloadTooLarge(_UploadRefused):
         self.headers["Connection"] = "close"
 
 
+class BodyTimeout(_UploadRefused):
+    """The sender stopped sending in the middle of its body (a hung process, a network that
+    went away without closing the connection): the upload is abandoned so that it does not hold
+    a processing slot and a staging file for ever. The answer is for a sender still there."""
+
+    status = 408
+    code = "body_timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Request body timeout: nothing received for {seconds:g} s")
+        self.headers["Connection"] = "close"
+
+
 class NoPayload(ReceiverError):
     status = 400
     code = "no_payload"

@@ -6,7 +6,9 @@ batch is parsed (multipart) or taken as is (raw body), then hashed and written b
 threads at once, while the loop already receives the next batch. A body announced at 16 MiB or
 more is staged with direct I/O, past the page cache (``Storage.new_writer``). Past every 16 MiB
 staged, the bytes so far are made durable on a helper thread while the transfer goes on, so that
-the disk works during the transfer and the fsync before the answer is short.
+the disk works during the transfer and the fsync before the answer is short. A sender that
+sends nothing for ``idle_timeout`` seconds mid-body is given up on (408), so that a hung sender
+does not hold its processing slot and staging file for ever.
 
 The payload is
 
@@ -34,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from daqhub.core.files import AtomicWriter
-from daqhub.receiver.errors import ChecksumMismatch, PayloadTooLarge
+from daqhub.receiver.errors import BodyTimeout, ChecksumMismatch, PayloadTooLarge
 from daqhub.receiver.storage import Storage
 
 SYNC_AHEAD_BYTES = 16 << 20
@@ -280,9 +282,11 @@ async def receive_payload(
     limit: int,
     max_parts: int,
     max_part_header: int,
+    idle_timeout: float,
     expected_bytes: int | None = None,
 ) -> Intake:
-    """Read the whole body; raises PayloadTooLarge, ChecksumMismatch or Disconnected.
+    """Read the whole body; raises PayloadTooLarge, ChecksumMismatch, BodyTimeout (no body
+    byte for ``idle_timeout`` seconds) or Disconnected.
 
     ``expected_bytes`` is the declared Content-Length, if any: it chooses how the payload is
     staged (:meth:`Storage.new_writer`)."""
@@ -306,8 +310,17 @@ async def receive_payload(
         )
 
     try:
+        body = request.stream()
         try:
-            async for chunk in request.stream():
+            while True:
+                # Only the wait for the sender counts, not the wait for our own disk.
+                try:
+                    async with asyncio.timeout(idle_timeout):
+                        chunk = await anext(body)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise BodyTimeout(idle_timeout) from None
                 if not chunk:
                     continue
                 total += len(chunk)

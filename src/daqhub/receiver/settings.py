@@ -58,6 +58,12 @@ class ReceiverSettings(BaseModel):
     busy_wait: float = Field(
         default=10.0, ge=0, description="Seconds an upload waits for a slot before 503."
     )
+    body_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds an upload may go without sending a body byte before it is "
+        "abandoned (408): a stalled sender must not hold a processing slot for ever.",
+    )
     min_free_bytes: int = Field(
         default=64 * MIB,
         ge=0,

@@ -121,6 +121,7 @@ async def _upload(
                 limit=settings.max_upload_bytes,
                 max_parts=settings.max_multipart_parts,
                 max_part_header=settings.max_part_header_bytes,
+                idle_timeout=settings.body_timeout,
                 expected_bytes=declared,
             )
             async with _discarding(intake):
