@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="Redis for cross-process events.")
     listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:8000"])
     workers: int = Field(default=1, ge=1)
+    header_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a connection has to send a request's line and headers, from when "
+        "it opens or its previous response ends; then it is closed.",
+    )
     log_level: str = "INFO"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     events: EventSettings = Field(default_factory=EventSettings)

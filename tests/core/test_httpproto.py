@@ -4,6 +4,7 @@ handed to the application as the very object the parser made (no copies)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,13 +19,13 @@ import pytest
 import uvicorn
 
 from daqhub.cli import serve
-from daqhub.core.httpproto import BodyPassingProtocol
+from daqhub.core.httpproto import DaqhubHttpProtocol, ServerConfig
 from daqhub.settings import Settings
 
 MiB = 1 << 20
 
 
-class RecordingProtocol(BodyPassingProtocol):
+class RecordingProtocol(DaqhubHttpProtocol):
     """Keeps every piece the parser delivered, so that the test can tell whether the
     application was given those objects or copies of them."""
 
@@ -80,13 +81,20 @@ class App:
         await send({"type": "http.response.body", "body": answer})
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[int, App]]:
+@contextlib.contextmanager
+def running(header_timeout: float = 60.0) -> Iterator[tuple[int, App]]:
+    """A real uvicorn server in a thread, with the protocol under test."""
     app = App()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
-    config = uvicorn.Config(app, http=RecordingProtocol, lifespan="off", log_level="warning")
+    config = ServerConfig(
+        app,
+        header_timeout=header_timeout,
+        http=RecordingProtocol,
+        lifespan="off",
+        log_level="warning",
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -95,10 +103,18 @@ def server() -> Iterator[tuple[int, App]]:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
     RecordingProtocol.delivered = []
-    yield sock.getsockname()[1], app
-    instance.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield sock.getsockname()[1], app
+    finally:
+        instance.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, App]]:
+    with running() as started:
+        yield started
 
 
 def exchange(port: int, request: bytes, answers: int = 1) -> list[dict[str, Any]]:
@@ -214,12 +230,47 @@ def test_daqhub_serve_runs_this_protocol(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     def fake_run(self: uvicorn.Server, sockets: Any = None) -> None:
         used["http"] = self.config.http
+        used["header_timeout"] = getattr(self.config, "header_timeout", None)
         for sock in sockets or []:
             sock.close()
         raise Stop
 
     monkeypatch.setattr(uvicorn.Server, "run", fake_run)
-    settings = Settings(listen=["127.0.0.1:0"], data_dir=tmp_path)
+    settings = Settings(listen=["127.0.0.1:0"], data_dir=tmp_path, header_timeout=7.5)
     with pytest.raises(Stop):
         serve.run_server(settings)
-    assert used["http"] is BodyPassingProtocol
+    assert used == {"http": DaqhubHttpProtocol, "header_timeout": 7.5}
+
+
+def closed_within(conn: socket.socket, seconds: float) -> bool:
+    """True when the server closes ``conn`` (without answering) within ``seconds``."""
+    conn.settimeout(seconds)
+    try:
+        return conn.recv(65536) == b""
+    except TimeoutError:
+        return False
+
+
+def test_headers_must_arrive_in_time() -> None:
+    with running(header_timeout=0.5) as (port, _app):
+        silent = socket.create_connection(("127.0.0.1", port))
+        half = socket.create_connection(("127.0.0.1", port))
+        half.sendall(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Le")
+        # After an answer, a new request that stalls in its headers is cut off too.
+        reused = socket.create_connection(("127.0.0.1", port))
+        reused.sendall(post(b"first"))
+        assert read_answers(reused, 1) == [expect(b"first")]
+        reused.sendall(b"GET / HTTP/1.1\r\n")
+        # Headers that trickle in but finish in time, then a body slower than the limit: fine.
+        slow = socket.create_connection(("127.0.0.1", port))
+        for piece in (b"POST /up HTTP/1.1\r\n", b"Host: t\r\n", b"Content-Length: 4\r\n\r\n"):
+            slow.sendall(piece)
+            time.sleep(0.1)
+        for byte in b"body":
+            time.sleep(0.3)
+            slow.sendall(bytes([byte]))
+        assert read_answers(slow, 1) == [expect(b"body")]
+        for conn in (silent, half, reused):
+            assert closed_within(conn, 5)
+            conn.close()
+        slow.close()

@@ -4,7 +4,8 @@ Sockets are bound here, before the server starts, so that port 0 resolves to a r
 is printed on stderr and so that several addresses (``--listen`` repeated) share one process or
 one set of worker processes. uvicorn runs with the httptools parser (the DUNE C++ client sends
 HTTP/1.1 requests without a Host header, which the h11 parser rejects), in the protocol of
-:mod:`daqhub.core.httpproto`, which passes request bodies on without extra copies.
+:mod:`daqhub.core.httpproto`, which passes request bodies on without extra copies and closes
+connections whose request headers do not arrive within ``header_timeout``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from daqhub.cli.common import (
     settings_from,
 )
 from daqhub.core.allocator import tune_allocator
-from daqhub.core.httpproto import BodyPassingProtocol
+from daqhub.core.httpproto import DaqhubHttpProtocol, ServerConfig
 from daqhub.core.service import Listener, parse_listener
 from daqhub.core.slots import INSTANCE_DIR_ENV
 from daqhub.settings import RESOLVED_ENV, Settings, export_for_workers
@@ -82,9 +83,10 @@ def run_server(settings: Settings, *, upgrade: bool | None = None) -> None:
         info(f"daqhub listening on http://{host}:{listener.port} ({what})")
 
     def config(app: Any, **extra: Any) -> uvicorn.Config:
-        return uvicorn.Config(
+        return ServerConfig(
             app,
-            http=BodyPassingProtocol,
+            header_timeout=settings.header_timeout,
+            http=DaqhubHttpProtocol,
             lifespan="on",
             log_level=settings.log_level.lower(),
             access_log=False,
