@@ -134,3 +134,18 @@ def test_the_head_of_a_histogram_is_not_enough_for_variable_bins(tmp_path: Path)
         data = bytes(chunk.raw_data)
     assert histogram_summary(data, "TH1D") == ("v", "", 50_000.0)
     assert histogram_summary(data[: 64 << 10], "TH1D") is None
+
+
+def test_a_histogram_read_whole_is_charged_to_the_budget_once(tmp_path: Path) -> None:
+    """Where the head cannot be read alone (LZ4), the head attempt and the whole read together
+    cost the object's size: a budget of exactly three objects reads all three."""
+    from daqhub.receiver.rootfiles import inspect_file
+
+    path = tmp_path / "lz4.root"
+    with uproot.recreate(path, compression=uproot.LZ4(1)) as out:
+        for index in range(3):
+            out[f"h{index}"] = (np.ones(100_000), np.linspace(0, 1, 100_001))
+    with uproot.open(path) as file:
+        size = int(file.key("h0").data_uncompressed_bytes)
+    contents = inspect_file(str(path), 3 * size)["contents"]
+    assert [entry["entries"] for entry in contents] == [100_000.0] * 3

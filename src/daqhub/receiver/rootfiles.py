@@ -15,6 +15,7 @@ from __future__ import annotations
 import lzma
 import math
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from daqhub.receiver.histheader import histogram_summary, levels_to_th1
@@ -122,26 +123,22 @@ def _object_head(key: Any, size: int) -> bytes | None:
     return bytes(head)
 
 
-def _quick_histogram(
-    key: Any, class_name: str, budget: _Budget
-) -> tuple[str, str, float | None] | None:
-    """A histogram's (name, title, entries) from the head of its bytes (:mod:`histheader`),
-    or from all of them when the head is not enough (variable bins) or cannot be read alone."""
-    size = int(key.data_uncompressed_bytes)
-    summary = None
-    head = None
+def _whole_object(key: Any) -> bytes:
+    chunk, _cursor = key.get_uncompressed_chunk_cursor()
+    return bytes(chunk.raw_data)
+
+
+def _read_or_none(read: Callable[..., bytes | None], *args: Any) -> bytes | None:
     try:
-        head = _object_head(key, HEAD_BYTES)
-        if head is not None:
-            summary = histogram_summary(head, class_name)
+        return read(*args)
     except Exception:
-        head = None
-    if summary is None and (head is None or len(head) < size) and budget.take(size):
-        try:
-            chunk, _cursor = key.get_uncompressed_chunk_cursor()
-            summary = histogram_summary(bytes(chunk.raw_data), class_name)
-        except Exception:
-            return None
+        return None
+
+
+def _summary(data: bytes | None, class_name: str) -> tuple[str, str, float | None] | None:
+    """A histogram's (name, title, entries) from its streamed bytes, or their head
+    (:mod:`histheader`); None when they do not tell."""
+    summary = histogram_summary(data, class_name) if data is not None else None
     if summary is None:
         return None
     name, title, entries = summary
@@ -149,17 +146,29 @@ def _quick_histogram(
 
 
 def _describe(key: Any, class_name: str, budget: _Budget) -> tuple[str, str, float | None]:
-    """(object name, title, entries); the key name when the object is not read."""
+    """(object name, title, entries); the key name when the object is not read.
+
+    A histogram is first summarised from the head of its bytes, which is all that is charged
+    to the budget when that suffices; otherwise the whole object is charged once, whether its
+    bytes are then summarised or it is deserialised."""
     key_name = str(key.fName)
     if class_name == "TDirectoryFile":
         return key_name, str(key.fTitle), None
     size = int(key.data_uncompressed_bytes)
-    if levels_to_th1(class_name) is not None and budget.take(min(size, HEAD_BYTES)):
-        quick = _quick_histogram(key, class_name, budget)
-        if quick is not None:
+    histogram = levels_to_th1(class_name) is not None
+    head: bytes | None = None
+    charged = 0
+    if histogram and budget.take(min(size, HEAD_BYTES)):
+        charged = min(size, HEAD_BYTES)
+        head = _read_or_none(_object_head, key, HEAD_BYTES)
+        if (quick := _summary(head, class_name)) is not None:
             return quick
-    if not budget.take(size):
+    if not budget.take(size - charged):
         return key_name, str(key.fTitle), None
+    # The head was not enough (variable bins) or could not be read alone (LZ4, ZSTD).
+    whole_needed = histogram and (head is None or len(head) < size)
+    if whole_needed and (quick := _summary(_read_or_none(_whole_object, key), class_name)):
+        return quick
     try:
         obj = key.get()
     except Exception:
