@@ -147,14 +147,21 @@ def test_scrub_reads_past_the_page_cache_and_leaves_it_as_it_was(
     assert receiver.uploads(state="stored")[0]["integrity_ok"] is True
 
 
-def test_temporary_files_are_swept(make_receiver) -> None:  # type: ignore[no-untyped-def]
-    receiver = make_receiver(populate=False)
-    receiver.incoming.mkdir(parents=True, exist_ok=True)
+def test_temporary_files_are_swept(make_receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    incoming = tmp_path / "data" / "receiver" / ".daqhub-incoming"
+    incoming.mkdir(parents=True)
+    stale = incoming / "before-start.part"
+    stale.write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    receiver = make_receiver(populate=False, sweep_interval=3600)
+    # The background sweep runs once at start-up, then not again for an hour: after it, the
+    # pass below is the only one touching the staging directory.
+    wait_for(lambda: not stale.exists(), timeout=10)
     old = receiver.incoming / "interrupted.part"
     fresh = receiver.incoming / "in-progress.part"
     old.write_bytes(b"partial")
     fresh.write_bytes(b"partial")
-    two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
     assert Housekeeping(receiver.state).sweep() == 1
     assert not old.exists()
