@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import mmap
 import os
 import random
 import subprocess
@@ -184,6 +185,38 @@ def test_direct_writes_publish_exactly_the_bytes_written(tmp_path: Path, size: i
         assert writer.size == size
         writer.commit(target)
     assert target.read_bytes() == b"".join(chunks)
+
+
+def test_page_aligned_pieces_go_to_the_disk_without_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whole blocks from the caller's page-aligned memory (an mmap) are written from it; only
+    what is unaligned (a ``bytes`` object, a piece after an unaligned one) is gathered in the
+    writer's own buffer first."""
+    gathered: list[int] = []
+    drain = AtomicWriter._drain_buffer
+
+    def counting_drain(self: AtomicWriter, *, final: bool = False) -> None:
+        gathered.append(self._buffered)
+        drain(self, final=final)
+
+    monkeypatch.setattr(AtomicWriter, "_drain_buffer", counting_drain)
+    rng = random.Random(7)
+    aligned = mmap.mmap(-1, DIRECT_BUFFER_BYTES)
+    aligned[:] = rng.randbytes(DIRECT_BUFFER_BYTES)
+    tail = rng.randbytes(5000)
+    target = tmp_path / "out.root"
+    with AtomicWriter(tmp_path / ".incoming", direct=True) as writer:
+        writer.write(aligned)
+        writer.write(memoryview(aligned)[: 2 * 4096])
+        assert gathered == []  # nothing copied so far
+        writer.write(tail)
+        writer.write(aligned)  # after an unaligned piece: copied
+        writer.commit(target)
+    assert sum(gathered) == len(tail) + DIRECT_BUFFER_BYTES
+    expected = bytes(aligned) + bytes(aligned[: 2 * 4096]) + tail + bytes(aligned)
+    assert target.read_bytes() == expected
+    aligned.close()
 
 
 def test_direct_writes_keep_a_large_file_out_of_the_page_cache(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """The protocol ``daqhub serve`` runs (daqhub.core.httpproto), in a real uvicorn server: request
-bodies of every shape arrive whole and in order, and a piece that reaches an empty buffer is
-handed to the application as the very object the parser made (no copies)."""
+bodies of every shape arrive whole and in order, a piece that reaches an empty buffer is handed
+to the application as the very object the parser made (no copies), and a body handed off to the
+application is read from the socket whole, after which the connection serves the next request
+(or is closed, when the application answered before the end)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,13 @@ import pytest
 import uvicorn
 
 from daqhub.cli import serve
-from daqhub.core.httpproto import DaqhubHttpProtocol, ServerConfig
+from daqhub.core.httpproto import (
+    DIRECT_BODY,
+    BodyGone,
+    BodyHandoff,
+    DaqhubHttpProtocol,
+    ServerConfig,
+)
 from daqhub.settings import Settings
 
 MiB = 1 << 20
@@ -36,17 +44,41 @@ class RecordingProtocol(DaqhubHttpProtocol):
         super().on_body(body)
 
 
+async def answer(send: Any, document: dict[str, Any]) -> None:
+    encoded = json.dumps(document).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(encoded)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": encoded})
+
+
 class App:
-    """Reads the body (slowly when asked by the ``x-slow`` header) and answers what it got."""
+    """Reads the body (slowly when asked by the ``x-slow`` header) and answers what it got.
+
+    With ``x-direct: N`` it takes the body hand-off and reads up to N bytes of the body from the
+    socket (``all``: the whole body; ``after-receive``: one ``receive`` first), with an idle
+    timeout of 0.5 s, and answers what it read or what went wrong."""
 
     def __init__(self) -> None:
         self.pieces: list[bytes] = []
         self.disconnects = 0
+        self.gone = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         import asyncio
 
-        slow = dict(scope["headers"]).get(b"x-slow") == b"1"
+        headers = dict(scope["headers"])
+        if b"x-direct" in headers:
+            await self.direct(scope, receive, send, headers[b"x-direct"].decode())
+            return
+        slow = headers.get(b"x-slow") == b"1"
         digest = hashlib.sha256()
         size = messages = 0
         kinds = set()
@@ -79,6 +111,44 @@ class App:
             }
         )
         await send({"type": "http.response.body", "body": answer})
+
+    async def direct(self, scope: dict[str, Any], receive: Any, send: Any, mode: str) -> None:
+        import asyncio
+
+        handoff: BodyHandoff | None = scope.get("extensions", {}).get(DIRECT_BODY)
+        assert handoff is not None
+        before = b""
+        if mode == "after-receive":
+            before = (await receive())["body"]
+        body = handoff.take(idle_timeout=0.5)
+        if body is None:  # the body is here already, or the application read some of it
+            rest = b""
+            message = {"more_body": True}
+            while message.get("more_body"):
+                message = await receive()
+                rest += message.get("body", b"")
+            await answer(send, {"taken": False, "size": len(before + rest)})
+            return
+        wanted = body.left if mode == "all" else int(mode)
+        digest = hashlib.sha256()
+        buffer = bytearray(1 << 20)
+        outcome = "read"
+        read = 0
+        try:
+            while read < wanted:
+                view = memoryview(buffer)[: min(len(buffer), wanted - read)]
+                got = await asyncio.to_thread(body.readinto, view)
+                digest.update(view[:got])
+                read += got
+        except TimeoutError:
+            outcome = "timeout"
+        except BodyGone:
+            outcome = "gone"
+            self.gone += 1
+        finally:
+            body.close()
+        if outcome != "gone":
+            await answer(send, {"taken": True, "outcome": outcome, "sha256": digest.hexdigest()})
 
 
 @contextlib.contextmanager
@@ -243,10 +313,13 @@ def test_daqhub_serve_runs_this_protocol(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def closed_within(conn: socket.socket, seconds: float) -> bool:
-    """True when the server closes ``conn`` (without answering) within ``seconds``."""
+    """True when the server closes ``conn`` (without answering) within ``seconds``; closing
+    with bytes of ours unread resets the connection."""
     conn.settimeout(seconds)
     try:
         return conn.recv(65536) == b""
+    except ConnectionResetError:
+        return True
     except TimeoutError:
         return False
 
@@ -274,3 +347,75 @@ def test_headers_must_arrive_in_time() -> None:
             assert closed_within(conn, 5)
             conn.close()
         slow.close()
+
+
+# -- bodies handed off to the application ---------------------------------------------------------
+
+
+def direct(body: bytes) -> dict[str, Any]:
+    return {"taken": True, "outcome": "read", "sha256": hashlib.sha256(body).hexdigest()}
+
+
+def test_a_handed_off_body_is_read_whole_and_the_connection_goes_on(
+    server: tuple[int, App],
+) -> None:
+    port, _ = server
+    body, after = os.urandom(8 * MiB + 17), os.urandom(300_000)
+    # The next requests are already behind the body: they are parsed once it has been read.
+    # (The last one arrives whole with its headers: there is nothing left to hand off.)
+    pipelined = post(body, "x-direct: all") + post(after) + post(b"x" * 1000, "x-direct: all")
+    assert exchange(port, pipelined, answers=3) == [
+        direct(body),
+        expect(after),
+        {"taken": False, "size": 1000},
+    ]
+    # A sender waiting for "100 Continue" gets it before the body is read.
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        request = post(body, "x-direct: all", "Expect: 100-continue")
+        conn.sendall(request[: len(request) - len(body)])
+        assert conn.recv(64).startswith(b"HTTP/1.1 100 Continue")
+        conn.sendall(body)
+        assert read_answers(conn, 1) == [direct(body)]
+        conn.sendall(post(b"again"))
+        assert read_answers(conn, 1) == [expect(b"again")]
+
+
+def test_an_answer_before_the_end_of_a_handed_off_body_closes_the_connection(
+    server: tuple[int, App],
+) -> None:
+    port, _ = server
+    body = os.urandom(4 * MiB)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(post(body, "x-direct: 1000000")[: 2 * MiB])
+        assert read_answers(conn, 1) == [direct(body[:1_000_000])]
+        assert closed_within(conn, 5)  # the rest of the body will never be parsed
+
+
+def test_a_handed_off_body_that_stalls_or_stops(server: tuple[int, App]) -> None:
+    port, app = server
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(post(bytes(2 * MiB), "x-direct: all")[:MiB])
+        [answered] = read_answers(conn, 1)
+        assert answered["outcome"] == "timeout"
+        assert closed_within(conn, 5)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(post(bytes(2 * MiB), "x-direct: all")[:MiB])
+    deadline = time.monotonic() + 10
+    while app.gone == 0:
+        assert time.monotonic() < deadline, "the application never heard the sender left"
+        time.sleep(0.01)
+    assert exchange(port, post(b"still serving")) == [expect(b"still serving")]
+
+
+def test_no_hand_off_once_the_application_read_some_of_the_body(
+    server: tuple[int, App],
+) -> None:
+    port, _ = server
+    body = os.urandom(4 * MiB)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request = post(body, "x-direct: after-receive")
+        conn.sendall(request[: len(request) - len(body) + 1000])
+        time.sleep(0.2)  # the first receive() gets these bytes; the rest comes through receive()
+        conn.sendall(request[len(request) - len(body) + 1000 :])
+        assert read_answers(conn, 1) == [{"taken": False, "size": len(body)}]

@@ -575,3 +575,25 @@ def test_a_full_disk_answers_503_and_loses_nothing(
     assert download.content == large.read_bytes()
     # The space a failed upload took is free again.
     assert post(root_files.r, 4).status_code == 200
+
+    # Of announced size (read straight from the socket): there is room when it starts, but
+    # another writer fills the disk before the payload is written. The staged part goes, and
+    # the rest of the body is read away, so that the sender gets the answer after its body
+    # rather than a reset connection.
+    (folder / name).unlink()  # processed and moved away: room for three batches again
+    body = (large.read_bytes() * 2)[:12_000_000]
+    with socket.create_connection(("127.0.0.1", server.port()), timeout=30) as sock:
+        sock.sendall(head + b"Content-Length: 12000000\r\n\r\n" + body[: 2 << 20])
+        filler = folder / "filler.bin"
+        with open(filler, "wb") as handle, contextlib.suppress(OSError):
+            while True:
+                handle.write(bytes(1 << 20))
+                handle.flush()
+        for start in range(2 << 20, len(body), 1 << 18):  # still sending after the failure
+            sock.sendall(body[start : start + (1 << 18)])
+            time.sleep(0.02)
+        status, headers, answer = split_response(read_response(sock))
+    filler.unlink()
+    assert (status, json.loads(answer)) == (503, full)
+    assert not list((folder / ".daqhub-incoming").iterdir())
+    assert post(root_files.r, 5).status_code == 200

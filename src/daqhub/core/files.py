@@ -7,15 +7,17 @@ filesystem, are fsynced, and the file is renamed into place and the directory fs
 (or a crash at any instant) therefore sees the old file or the complete new one, never a part.
 
 Large files can be written with direct I/O (``AtomicWriter(..., direct=True)``): the bytes go
-from an aligned buffer to the disk without passing through the page cache, which saves the
-kernel allocating cache pages, writing them back and evicting them again, and keeps a stream of
-bulk uploads from pushing everything else out of memory. Where the filesystem does not
+from an aligned buffer (the caller's own, when it hands over page-aligned pieces) to the disk
+without passing through the page cache, which saves the kernel allocating cache pages, writing
+them back and evicting them again, and keeps a stream of bulk uploads from pushing everything
+else out of memory. Where the filesystem does not
 support it (tmpfs, some network filesystems), the writer quietly writes through the cache.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import mmap
@@ -52,6 +54,17 @@ DIRECT_ALIGNMENT = 4096
 logical block size in common use divides it)."""
 DIRECT_BUFFER_BYTES = 4 << 20
 """Bytes gathered before one direct write: large enough that the disk streams."""
+
+
+BytesLike = bytes | bytearray | memoryview | mmap.mmap
+"""What :meth:`AtomicWriter.write` takes: any contiguous buffer of bytes."""
+
+
+def _page_aligned(view: memoryview) -> bool:
+    """Whether ``view`` starts on a page boundary (only writable memory can be asked)."""
+    if view.readonly or not view.c_contiguous or not len(view):
+        return False
+    return ctypes.addressof(ctypes.c_char.from_buffer(view)) % mmap.PAGESIZE == 0
 
 
 def fsync_dir(path: Path) -> None:
@@ -99,11 +112,21 @@ class AtomicWriter:
         """Whether the bytes still go to the disk with direct I/O."""
         return self._buffer is not None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: BytesLike) -> None:
         assert self._fd is not None, "writer already closed"
         view = memoryview(data).cast("B")
         self.size += len(view)
         self._unsynced = True
+        if (
+            self._buffer is not None
+            and not self._buffered
+            and len(view) >= DIRECT_ALIGNMENT
+            and _page_aligned(view)
+        ):
+            # The file is at a block boundary and the caller's memory is aligned: straight from
+            # it to the disk, without the copy into our buffer.
+            whole = len(view) - len(view) % DIRECT_ALIGNMENT
+            view = view[self._write_direct(view[:whole]) :]
         while view and self._buffer is not None:
             taken = min(len(view), DIRECT_BUFFER_BYTES - self._buffered)
             self._buffer[self._buffered : self._buffered + taken] = view[:taken]

@@ -1,9 +1,12 @@
 """Streaming a request body to a staging file (spec §2.6.4, §2.6.9 steps 4-6, §3.3, §4.2).
 
-The body is never held whole in memory. The event loop collects ~4 MiB batches from the ASGI
-stream and counts bytes against ``max_upload_bytes`` (413 the moment the limit passes); each
-batch is parsed (multipart) or taken as is (raw body), then hashed and written by two worker
-threads at once, while the loop already receives the next batch. A body announced at 16 MiB or
+The body is never held whole in memory. It arrives in ~4 MiB batches; each batch is parsed
+(multipart) or taken as is (raw body), then hashed and written by two worker threads at once,
+while the next batch is received. A body that announces its length (1 MiB or more) is read
+straight from the socket by a worker thread into buffers taken in turn
+(:class:`daqhub.core.httpproto.DirectBody`), which leaves the event loop out of the transfer;
+otherwise the event loop collects the batches from the ASGI stream and counts bytes against
+``max_upload_bytes`` (413 the moment the limit passes). A body announced at 16 MiB or
 more is staged with direct I/O, past the page cache (``Storage.new_writer``). Past every 16 MiB
 staged, the bytes so far are made durable on a helper thread while the transfer goes on, so that
 the disk works during the transfer and the fsync before the answer is short. A sender that
@@ -27,6 +30,8 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import mmap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -36,6 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from daqhub.core.files import AtomicWriter
+from daqhub.core.httpproto import DIRECT_BODY, BodyGone, BodyHandoff, DirectBody
 from daqhub.receiver.errors import BodyTimeout, ChecksumMismatch, PayloadTooLarge
 from daqhub.receiver.storage import Storage
 
@@ -43,6 +49,14 @@ SYNC_AHEAD_BYTES = 16 << 20
 """Staged bytes after which those written so far are synced in the background."""
 BATCH_BYTES = 4 << 20
 """Body bytes handed to a worker thread at a time (as the received chunks, never joined)."""
+DIRECT_BODY_MIN = 1 << 20
+"""Announced body length from which the body is read straight from the socket."""
+
+DIRECT_BUFFERS = 3
+"""Buffers a body read from the socket cycles through (see :func:`_read_direct`)."""
+
+Chunk = bytes | bytearray | mmap.mmap
+"""A piece of the body as received: a ``bytes`` from the ASGI stream, or a reading buffer."""
 DIGEST_ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5"}
 
 
@@ -196,7 +210,7 @@ class _Sink:
         if chunk:
             self._pieces.append(chunk)
 
-    def parse(self, batch: list[bytes]) -> list[bytes | memoryview]:
+    def parse(self, batch: Sequence[Chunk]) -> list[bytes | memoryview]:
         """The payload bytes of ``batch`` (creating the staging file when the payload starts)."""
         self._pieces = []
         for chunk in batch:
@@ -205,16 +219,16 @@ class _Sink:
             if not self.multipart:
                 if self.writer is None:
                     self.writer = self._storage.new_writer(expected_bytes=self._expected_bytes)
-                self._write_payload(chunk)
+                self._write_payload(memoryview(chunk))
                 continue
             assert self.parser is not None
             try:
-                self.parser.write(chunk)
+                self.parser.write(cast(bytes, chunk))  # a bytearray parses as bytes do
             except MultipartParseError:
                 self._break()
         return self._pieces if self.writer is not None else []
 
-    def hash(self, batch: list[bytes], pieces: list[bytes | memoryview]) -> None:
+    def hash(self, batch: Sequence[Chunk], pieces: list[bytes | memoryview]) -> None:
         for hasher in self._body_hashes.values():
             for chunk in batch:
                 hasher.update(chunk)
@@ -227,7 +241,7 @@ class _Sink:
         if self.writer is None:
             return
         for piece in pieces:
-            self.writer.write(cast(bytes, piece))  # any buffer: AtomicWriter takes a memoryview
+            self.writer.write(piece)
             self.payload_size += len(piece)
         # Large uploads only: small ones are synced once, before validation.
         if self.payload_size - self._synced >= SYNC_AHEAD_BYTES and self.writer.sync_ahead():
@@ -247,10 +261,8 @@ class _Sink:
         return self._pieces if self.writer is not None else []
 
     def _break(self) -> None:
+        # The staging file is removed at the end (no payload), once the writes in flight are done.
         self.broken = True
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
 
     def has_payload(self) -> bool:
         if self.multipart:
@@ -289,7 +301,9 @@ async def receive_payload(
     byte for ``idle_timeout`` seconds) or Disconnected.
 
     ``expected_bytes`` is the declared Content-Length, if any: it chooses how the payload is
-    staged (:meth:`Storage.new_writer`)."""
+    staged (:meth:`Storage.new_writer`) and whether the body is read from the socket directly."""
+    if expected_bytes is not None and expected_bytes > limit:
+        raise PayloadTooLarge(limit)
     sink = _Sink(
         storage,
         request.headers.get("content-type"),
@@ -298,17 +312,60 @@ async def receive_payload(
         max_part_header=max_part_header,
         expected_bytes=expected_bytes,
     )
+    handoff: BodyHandoff | None = request.scope.get("extensions", {}).get(DIRECT_BODY)
+    direct = None
+    if handoff is not None and (expected_bytes or 0) >= DIRECT_BODY_MIN:
+        direct = handoff.take(idle_timeout)
+    try:
+        if direct is not None:
+            try:
+                total = await _read_direct(direct, sink, idle_timeout)
+            except Exception as exc:
+                if not isinstance(exc, BodyTimeout | Disconnected):
+                    # Answered before the end (the disk filled, say): the staging file goes
+                    # now, then the rest of the body is read away so the sender gets the answer.
+                    if sink.writer is not None:
+                        sink.writer.abort()
+                    with contextlib.suppress(TimeoutError, BodyGone, OSError):
+                        await run_in_threadpool(direct.discard_rest)
+                raise
+            finally:
+                direct.close()
+        else:
+            total = await _read_stream(request, sink, limit, idle_timeout)
+        tail = sink.finish()
+        await asyncio.gather(
+            run_in_threadpool(sink.hash, [], tail), run_in_threadpool(sink.write, tail)
+        )
+    except BaseException:
+        if sink.writer is not None:
+            sink.writer.abort()
+        raise
+    if not sink.digests_match():
+        if sink.writer is not None:
+            sink.writer.abort()
+        raise ChecksumMismatch()
+    if not sink.has_payload():
+        if sink.writer is not None:
+            sink.writer.abort()
+        return Intake(None, 0, sink.sha256, total)
+    return Intake(sink.writer, sink.payload_size, sink.sha256, total)
+
+
+async def _process(sink: _Sink, chunks: Sequence[Chunk]) -> None:
+    """Parse a batch on the event loop, then hash and write its payload on two threads."""
+    pieces = sink.parse(chunks)
+    await asyncio.gather(
+        run_in_threadpool(sink.hash, chunks, pieces), run_in_threadpool(sink.write, pieces)
+    )
+
+
+async def _read_stream(request: Request, sink: _Sink, limit: int, idle_timeout: float) -> int:
+    """Receive the body through the ASGI stream; the bytes read."""
     total = 0
-    batch: list[bytes] = []
+    batch: list[Chunk] = []
     batch_size = 0
     pending: asyncio.Future[None] | None = None
-
-    async def process(chunks: list[bytes]) -> None:
-        pieces = sink.parse(chunks)
-        await asyncio.gather(
-            run_in_threadpool(sink.hash, chunks, pieces), run_in_threadpool(sink.write, pieces)
-        )
-
     try:
         body = request.stream()
         try:
@@ -331,7 +388,7 @@ async def receive_payload(
                 if batch_size >= BATCH_BYTES:
                     if pending is not None:
                         await pending
-                    pending = asyncio.ensure_future(process(batch))
+                    pending = asyncio.ensure_future(_process(sink, batch))
                     batch = []
                     batch_size = 0
         except ClientDisconnect:
@@ -339,24 +396,68 @@ async def receive_payload(
         if pending is not None:
             await pending
             pending = None
-        await process(batch)
-        tail = sink.finish()
-        await asyncio.gather(
-            run_in_threadpool(sink.hash, [], tail), run_in_threadpool(sink.write, tail)
-        )
-    except BaseException:
+        await _process(sink, batch)
+    finally:
         if pending is not None:
             with contextlib.suppress(BaseException):
                 await pending
-        if sink.writer is not None:
-            sink.writer.abort()
-        raise
-    if not sink.digests_match():
-        if sink.writer is not None:
-            sink.writer.abort()
-        raise ChecksumMismatch()
-    if not sink.has_payload():
-        if sink.writer is not None:
-            sink.writer.abort()
-        return Intake(None, 0, sink.sha256, total)
-    return Intake(sink.writer, sink.payload_size, sink.sha256, total)
+    return total
+
+
+async def _after(previous: asyncio.Future[None] | None, step: Any, *args: Any) -> None:
+    """Run ``step`` on a worker thread once ``previous`` (the same step of the batch before) is
+    done: batches are hashed, and written, in order."""
+    if previous is not None:
+        await previous
+    await run_in_threadpool(step, *args)
+
+
+async def _read_direct(body: DirectBody, sink: _Sink, idle_timeout: float) -> int:
+    """Read the body from the socket into buffers taken in turn; the bytes read.
+
+    Reading a batch, hashing the one before and writing the one before that can all run at
+    once (each releases the GIL): the hashes form one chain and the writes another, and a
+    buffer is read into again once its batch is both hashed and written. A raw body is read
+    into page-aligned buffers, from which whole batches go to the disk with direct I/O without
+    another copy; the multipart parser needs a ``bytearray`` (it uses ``find``)."""
+    buffers: list[Chunk] = [
+        bytearray(BATCH_BYTES) if sink.multipart else mmap.mmap(-1, BATCH_BYTES)
+        for _ in range(DIRECT_BUFFERS)
+    ]
+    in_use: list[asyncio.Future[Any] | None] = [None] * DIRECT_BUFFERS
+    hashed: asyncio.Future[None] | None = None
+    written: asyncio.Future[None] | None = None
+    total = 0
+    try:
+        turn = 0
+        while body.left:
+            for batch in in_use:
+                if batch is not None and batch.done() and batch.exception() is not None:
+                    await batch  # a step failed (the disk is full, say): stop reading now
+            slot = turn % DIRECT_BUFFERS
+            turn += 1
+            previous = in_use[slot]
+            if previous is not None:
+                await previous
+            buffer = buffers[slot]
+            try:
+                filled = await run_in_threadpool(body.readinto, memoryview(buffer))
+            except TimeoutError:
+                raise BodyTimeout(idle_timeout) from None
+            except BodyGone:
+                raise Disconnected() from None
+            total += filled
+            chunk = buffer if filled == BATCH_BYTES else bytes(memoryview(buffer)[:filled])
+            pieces = sink.parse([chunk])
+            hashed = asyncio.ensure_future(_after(hashed, sink.hash, [chunk], pieces))
+            written = asyncio.ensure_future(_after(written, sink.write, pieces))
+            in_use[slot] = asyncio.gather(hashed, written)
+        for batch in in_use:
+            if batch is not None:
+                await batch
+    finally:
+        for batch in in_use:
+            if batch is not None:
+                with contextlib.suppress(BaseException):
+                    await batch
+    return total
