@@ -291,7 +291,9 @@ def main(argv: list[str] | None = None) -> None:
                 large = base / "large.root"
                 write_large(large, args.large_mb)
                 size = large.stat().st_size
-                run_senders(server, token, large, 1, 1, 4999)  # warm-up (sandbox workers start)
+                # Warm-up: as many at once as the senders, so that every sandbox worker they
+                # will use has started (each imports uproot once, 0.3 s).
+                run_senders(server, token, large, args.senders, args.senders, 4990)
                 for kind_index, sender_kind in enumerate(("client", "lean")):
 
                     def raw_write() -> float:
