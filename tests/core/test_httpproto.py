@@ -97,20 +97,7 @@ class App:
                 await asyncio.sleep(0.02)  # the socket keeps delivering meanwhile
             if not message.get("more_body"):
                 break
-        answer = json.dumps(
-            {"sha256": digest.hexdigest(), "size": size, "kinds": sorted(kinds)}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(answer)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
+        await answer(send, {"sha256": digest.hexdigest(), "size": size, "kinds": sorted(kinds)})
 
     async def direct(self, scope: dict[str, Any], receive: Any, send: Any, mode: str) -> None:
         import asyncio
