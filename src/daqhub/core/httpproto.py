@@ -19,8 +19,9 @@ request that announces its ``Content-Length`` (over plain TCP) is therefore offe
 it (before reading any of the body) gets a :class:`DirectBody`: what already arrived, then the
 rest read from the socket by a worker thread straight into the application's own buffers
 (``recv_into``), while the event loop stops reading that connection. When the body has been read
-whole, the connection goes back to the protocol, ready for the next request; when it has not
-(an answer before the end, a sender that went quiet), the connection is closed after the answer.
+whole, or the application answered before its end (whose unread bytes are then dropped as they
+arrive, as uvicorn does), the connection goes back to the protocol for the next request; after a
+sender that went quiet, it is closed once answered.
 
 Headers. uvicorn closes a connection that stays idle after a response, but it never times out
 one that sends nothing after connecting, or only part of a request line and headers: each such
@@ -69,19 +70,25 @@ class DirectBody:
         sock: socket.socket,
         prefix: bytes,
         remaining: int,
-        on_close: Callable[[bool, bool], None],
+        on_close: Callable[[DirectBody], None],
     ) -> None:
         self._sock = sock
         self._prefix = memoryview(prefix)
         self._remaining = remaining  # still in the socket
         self._on_close = on_close
-        self._gone = False
+        self.gone = False  # the sender closed or reset the connection
+        self.stalled = False  # the sender sent nothing for the idle timeout
         self._closed = False
 
     @property
     def left(self) -> int:
         """Body bytes not yet read (buffered ones included)."""
         return len(self._prefix) + self._remaining
+
+    @property
+    def unread(self) -> int:
+        """Body bytes still in the socket."""
+        return self._remaining
 
     def readinto(self, buffer: memoryview) -> int:
         """Fill ``buffer`` with the next body bytes, waiting for the sender as needed; fewer
@@ -96,31 +103,29 @@ class DirectBody:
             want = min(len(buffer) - filled, self._remaining)
             try:
                 got = self._sock.recv_into(buffer[filled : filled + want])
+            except TimeoutError:
+                self.stalled = True
+                raise
             except (ConnectionResetError, BrokenPipeError) as exc:
-                self._gone = True
+                self.gone = True
                 raise BodyGone() from exc
             if got == 0:
-                self._gone = True
+                self.gone = True
                 raise BodyGone()
             filled += got
             self._remaining -= got
         return filled
 
-    def discard_rest(self) -> None:
-        """Read what is left of the body and drop it (as uvicorn does with a body the
-        application answered early), so that a sender still sending reaches the end and
-        reads the answer instead of a reset connection. Raises as :meth:`readinto`."""
-        scratch = memoryview(bytearray(1 << 20))
-        while self.left:
-            self.readinto(scratch[: min(len(scratch), self.left)])
-
     def close(self) -> None:
-        """Give the connection back to the protocol (on the event loop thread)."""
+        """Give the connection back to the protocol (on the event loop thread). What is left
+        of the body is dropped as it arrives, after the answer, as uvicorn drops a body the
+        application answered early: the sender reaches its end and reads the answer rather
+        than a reset connection. After a sender stalled, the connection is closed instead."""
         if self._closed:
             return
         self._closed = True
         self._sock.close()  # a duplicate of the connection's descriptor
-        self._on_close(self.left == 0, self._gone)
+        self._on_close(self)
 
 
 class BodyHandoff:
@@ -167,6 +172,7 @@ class DaqhubHttpProtocol(HttpToolsProtocol):
         self._header_timeout = float(getattr(self.config, "header_timeout", HEADER_TIMEOUT))
         self._header_timer: asyncio.TimerHandle | None = None
         self._handoff: BodyHandoff | None = None  # the latest request's, while it is offered
+        self._skip = 0  # bytes of a handed-off body left unread, to drop as they arrive
         self._shutting_down = False
 
     # -- bodies ---------------------------------------------------------------------------------
@@ -233,20 +239,34 @@ class DaqhubHttpProtocol(HttpToolsProtocol):
         duplicate = socket.socket(fileno=os.dup(sock.fileno()))
         duplicate.settimeout(idle_timeout)
 
-        def handed_back(complete: bool, gone: bool) -> None:
+        def handed_back(body: DirectBody) -> None:
             self._handoff = None
-            if complete:
-                # The parser still waits for the bytes read past it: start the next request
-                # on a fresh one.
-                self.parser = httptools.HttpRequestParser(self)
-                with contextlib.suppress(AttributeError):
-                    self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
-                cycle.more_body = False
-                cycle.keep_alive = keep_alive and not self._shutting_down
-            elif gone and not self.transport.is_closing():
-                self.transport.close()
+            if body.gone:
+                if not self.transport.is_closing():
+                    self.transport.close()
+                return
+            if body.stalled:
+                return  # keep_alive stays off: closed after the answer
+            # The parser still waits for the bytes read past it: the next request starts on a
+            # fresh one, once the body's unread bytes (if answered early) have gone by.
+            self._skip = body.unread
+            self.parser = httptools.HttpRequestParser(self)
+            with contextlib.suppress(AttributeError):
+                self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+            cycle.more_body = False
+            cycle.keep_alive = keep_alive and not self._shutting_down
 
         return DirectBody(duplicate, prefix, remaining, handed_back)
+
+    def data_received(self, data: bytes) -> None:
+        if self._skip:
+            self._unset_keepalive_if_required()
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+            if not data:
+                return
+        super().data_received(data)
 
     def shutdown(self) -> None:
         self._shutting_down = True

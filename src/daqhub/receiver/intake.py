@@ -320,17 +320,8 @@ async def receive_payload(
         if direct is not None:
             try:
                 total = await _read_direct(direct, sink, idle_timeout)
-            except Exception as exc:
-                if not isinstance(exc, BodyTimeout | Disconnected):
-                    # Answered before the end (the disk filled, say): the staging file goes
-                    # now, then the rest of the body is read away so the sender gets the answer.
-                    if sink.writer is not None:
-                        sink.writer.abort()
-                    with contextlib.suppress(TimeoutError, BodyGone, OSError):
-                        await run_in_threadpool(direct.discard_rest)
-                raise
             finally:
-                direct.close()
+                direct.close()  # what is left of the body is dropped after the answer
         else:
             total = await _read_stream(request, sink, limit, idle_timeout)
         tail = sink.finish()
