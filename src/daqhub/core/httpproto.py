@@ -49,10 +49,6 @@ import uvicorn
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-HEADER_TIMEOUT = 60.0
-"""Seconds for a request's line and headers when the configuration does not say."""
-
-
 DIRECT_BODY = "daqhub.direct_body"
 """The ``scope["extensions"]`` key of a request's :class:`BodyHandoff`."""
 
@@ -155,21 +151,23 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 class ServerConfig(uvicorn.Config):
-    """uvicorn's configuration plus ``header_timeout``, which travels with it to worker
-    processes."""
+    """uvicorn's configuration plus ``header_timeout`` (the setting of that name), which
+    travels with it to worker processes."""
 
-    def __init__(self, app: Any, *, header_timeout: float = HEADER_TIMEOUT, **kwargs: Any) -> None:
+    def __init__(self, app: Any, *, header_timeout: float, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.header_timeout = header_timeout
 
 
 class DaqhubHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; a body piece reaching an empty buffer is passed on as is,
-    and a request's headers must arrive within ``header_timeout``."""
+    large bodies can be handed off, and a request's headers must arrive within
+    ``header_timeout``. It runs with a :class:`ServerConfig`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_timeout = float(getattr(self.config, "header_timeout", HEADER_TIMEOUT))
+        assert isinstance(self.config, ServerConfig), "DaqhubHttpProtocol needs a ServerConfig"
+        self._header_timeout = self.config.header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
         self._handoff: BodyHandoff | None = None  # the latest request's, while it is offered
         self._skip = 0  # bytes of a handed-off body left unread, to drop as they arrive
