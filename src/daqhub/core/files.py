@@ -10,8 +10,8 @@ Large files can be written with direct I/O (``AtomicWriter(..., direct=True)``):
 from an aligned buffer (the caller's own, when it hands over page-aligned pieces) to the disk
 without passing through the page cache, which saves the kernel allocating cache pages, writing
 them back and evicting them again, and keeps a stream of bulk uploads from pushing everything
-else out of memory. Where the filesystem does not
-support it (tmpfs, some network filesystems), the writer quietly writes through the cache.
+else out of memory. Where the filesystem does not support it (tmpfs, some network
+filesystems), the writer quietly writes through the cache.
 """
 
 from __future__ import annotations

@@ -212,8 +212,7 @@ class DaqhubHttpProtocol(HttpToolsProtocol):
         cycle = handoff.cycle
         if (
             handoff.taken
-            or handoff is not self._handoff
-            or cycle is not self.cycle
+            or handoff is not self._handoff  # a later request's headers came: this body is whole
             or not cycle.more_body
             or cycle.disconnected
             or cycle.response_complete
@@ -222,9 +221,9 @@ class DaqhubHttpProtocol(HttpToolsProtocol):
         ):
             return None
         sock = self.transport.get_extra_info("socket")
-        remaining = handoff.length - handoff.delivered
-        if sock is None or remaining <= 0:
+        if sock is None:
             return None
+        remaining = handoff.length - handoff.delivered  # > 0 while more_body
         handoff.taken = True
         self.flow.pause_reading()
         if cycle.waiting_for_100_continue:  # what receive() would have answered first

@@ -302,8 +302,6 @@ async def receive_payload(
 
     ``expected_bytes`` is the declared Content-Length, if any: it chooses how the payload is
     staged (:meth:`Storage.new_writer`) and whether the body is read from the socket directly."""
-    if expected_bytes is not None and expected_bytes > limit:
-        raise PayloadTooLarge(limit)
     sink = _Sink(
         storage,
         request.headers.get("content-type"),
@@ -314,7 +312,9 @@ async def receive_payload(
     )
     handoff: BodyHandoff | None = request.scope.get("extensions", {}).get(DIRECT_BODY)
     direct = None
-    if handoff is not None and (expected_bytes or 0) >= DIRECT_BODY_MIN:
+    # Read from the socket, the body is not counted against ``limit`` as it arrives: only one
+    # announced within the limit is taken that way (the caller refuses a larger one anyway).
+    if handoff is not None and DIRECT_BODY_MIN <= (expected_bytes or 0) <= limit:
         direct = handoff.take(idle_timeout)
     try:
         if direct is not None:
